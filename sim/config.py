@@ -1,0 +1,342 @@
+"""Turn a composed config (plain nested dicts) into a validated ``Scenario``.
+
+This is the one place where user input is checked. Every check raises
+``ConfigError`` naming the key, the bad value and what is allowed, before any
+simulation work starts. The input is plain Python (``OmegaConf.to_container``
+of the Hydra config, or a dict written by hand), so this module does not
+import Hydra either.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .distributions import FAMILIES, FAMILIES_WITH_CV
+from .routing import POLICIES
+from .scenario import (
+    CATEGORIES,
+    COMPLEXITIES,
+    STEPS,
+    ArrivalSpec,
+    DepartmentSpec,
+    DistSpec,
+    EnforcementSpec,
+    HandlingSpec,
+    RoutingSpec,
+    RunSpec,
+    Scenario,
+    StaffingSpec,
+    TownSpec,
+    UnitSpec,
+)
+from .runner import OutputOptions
+from .town import grids_in_unit, synthetic_units
+
+SHARE_TOLERANCE = 1e-6
+TOWN_KINDS = ("units", "synthetic")
+UNIT_KINDS = ("village", "community")
+POOLINGS = ("grid", "unit")
+BASES = ("town", "units")
+MAX_GRIDS = 200_000
+
+
+class ConfigError(ValueError):
+    """A config value is not allowed. The message names key, value and what is allowed."""
+
+    def __init__(self, key: str, value: Any, allowed: str) -> None:
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"invalid config: {key}={value!r}: {allowed}")
+
+
+# -- small typed readers ------------------------------------------------------
+def _section(cfg: Mapping, key: str, path: str) -> Mapping:
+    full = f"{path}.{key}" if path else key
+    if key not in cfg:
+        raise ConfigError(full, None, "this key is required")
+    value = cfg[key]
+    if not isinstance(value, Mapping):
+        raise ConfigError(full, value, "expected a mapping of keys to values")
+    return value
+
+
+def _known(cfg: Mapping, path: str, allowed: tuple[str, ...]) -> None:
+    for key in cfg:
+        if key not in allowed:
+            raise ConfigError(f"{path}.{key}" if path else str(key), cfg[key], f"unknown key; allowed keys here: {', '.join(allowed)}")
+
+
+def _number(cfg: Mapping, key: str, path: str, *, lo: float | None = None, lo_open: bool = False,
+            hi: float | None = None, default: Any = ..., optional: bool = False) -> float | None:
+    full = f"{path}.{key}" if path else key
+    if key not in cfg:
+        if default is ...:
+            raise ConfigError(full, None, "this key is required")
+        return default
+    value = cfg[key]
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(full, value, "expected a number" + (" or null" if optional else ""))
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(full, value, "expected a finite number" + (" (use null for never)" if optional else ""))
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise ConfigError(full, value, f"expected a number {'>' if lo_open else '>='} {lo:g}" + (f" and <= {hi:g}" if hi is not None else ""))
+    if hi is not None and value > hi:
+        raise ConfigError(full, value, f"expected a number <= {hi:g}")
+    return value
+
+
+def _integer(cfg: Mapping, key: str, path: str, *, lo: int, hi: int | None = None, default: Any = ...) -> int:
+    full = f"{path}.{key}" if path else key
+    if key not in cfg:
+        if default is ...:
+            raise ConfigError(full, None, "this key is required")
+        return default
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ConfigError(full, value, f"expected a whole number >= {lo}")
+    if value < lo or (hi is not None and value > hi):
+        raise ConfigError(full, value, f"expected a whole number >= {lo}" + (f" and <= {hi}" if hi is not None else ""))
+    return int(value)
+
+
+def _choice(cfg: Mapping, key: str, path: str, allowed: tuple[str, ...], default: Any = ...) -> str:
+    full = f"{path}.{key}" if path else key
+    if key not in cfg:
+        if default is ...:
+            raise ConfigError(full, None, f"this key is required; one of: {', '.join(allowed)}")
+        return default
+    value = cfg[key]
+    if value not in allowed:
+        raise ConfigError(full, value, f"expected one of: {', '.join(allowed)}")
+    return str(value)
+
+
+def _bool(cfg: Mapping, key: str, path: str, default: bool) -> bool:
+    value = cfg.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}.{key}", value, "expected true or false")
+    return value
+
+
+def _string(cfg: Mapping, key: str, path: str, default: str) -> str:
+    value = cfg.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}.{key}", value, "expected a non-empty string")
+    return value
+
+
+def _shares(cfg: Mapping, key: str, path: str, names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    section = _section(cfg, key, path)
+    full = f"{path}.{key}"
+    _known(section, full, names)
+    out = []
+    for name in names:
+        out.append((name, _number(section, name, full, lo=0.0, hi=1.0, default=0.0)))
+    total = sum(s for _, s in out)
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ConfigError(full, dict(section), f"shares must sum to 1 (they sum to {total:.6g})")
+    return tuple(out)
+
+
+# -- sections -----------------------------------------------------------------
+def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
+    section = _section(cfg, key, path)
+    full = f"{path}.{key}"
+    _known(section, full, ("dist", "mean_h", "cv"))
+    dist = _choice(section, "dist", full, FAMILIES)
+    mean = _number(section, "mean_h", full, lo=0.0)
+    cv = None
+    if dist in FAMILIES_WITH_CV:
+        cv = _number(section, "cv", full, lo=0.0, hi=10.0)
+        if cv is None:
+            raise ConfigError(f"{full}.cv", None, f"required for dist={dist}")
+    elif section.get("cv") is not None and not (dist == "exponential" and section["cv"] == 1):
+        raise ConfigError(f"{full}.cv", section["cv"], f"dist={dist} has no cv; remove it or use lognormal or gamma")
+    if mean == 0.0 and dist != "deterministic":
+        raise ConfigError(f"{full}.mean_h", mean, f"expected > 0 for dist={dist} (use dist=deterministic, mean_h=0 for 'no such step')")
+    return DistSpec(dist=dist, mean_h=mean, cv=cv)
+
+
+def _town(cfg: Mapping) -> TownSpec:
+    t = _section(cfg, "town", "")
+    kind = _choice(t, "kind", "town", TOWN_KINDS)
+    name = _string(t, "name", "town", kind)
+    ppg = _integer(t, "people_per_grid", "town", lo=1)
+    if kind == "synthetic":
+        _known(t, "town", ("kind", "name", "people_per_grid", "population", "unit_population", "area_km2"))
+        pop = _integer(t, "population", "town", lo=1)
+        unit_pop = _integer(t, "unit_population", "town", lo=1)
+        area = _number(t, "area_km2", "town", lo=0.0, lo_open=True)
+        units = synthetic_units(pop, unit_pop, area)
+    else:
+        _known(t, "town", ("kind", "name", "people_per_grid", "units"))
+        section = _section(t, "units", "town")
+        if not section:
+            raise ConfigError("town.units", {}, "a town needs at least one unit (village or community)")
+        units_list = []
+        for uname, u in section.items():
+            path = f"town.units.{uname}"
+            if not isinstance(u, Mapping):
+                raise ConfigError(path, u, "expected a mapping with kind, population, area_km2, x_km, y_km")
+            _known(u, path, ("kind", "population", "area_km2", "x_km", "y_km", "difficulty", "grids"))
+            grids = u.get("grids")
+            units_list.append(UnitSpec(
+                name=str(uname),
+                kind=_choice(u, "kind", path, UNIT_KINDS, default="village"),
+                population=_integer(u, "population", path, lo=1),
+                area_km2=_number(u, "area_km2", path, lo=0.0, lo_open=True),
+                x_km=_number(u, "x_km", path),
+                y_km=_number(u, "y_km", path),
+                difficulty=_number(u, "difficulty", path, lo=0.0, lo_open=True, hi=100.0, default=1.0),
+                grids=None if grids is None else _integer(u, "grids", path, lo=1),
+            ))
+        units = tuple(units_list)
+    spec = TownSpec(name=name, people_per_grid=ppg, units=units)
+    n_grids = sum(grids_in_unit(u, ppg) for u in units)
+    if n_grids > MAX_GRIDS:
+        raise ConfigError("town.people_per_grid", ppg, f"gives {n_grids} grids; at most {MAX_GRIDS} are supported")
+    for u in units:
+        if grids_in_unit(u, ppg) > u.population:
+            raise ConfigError(f"town.units.{u.name}.grids", u.grids, f"more grids than residents ({u.population})")
+    return spec
+
+
+def _arrivals(cfg: Mapping) -> ArrivalSpec:
+    a = _section(cfg, "arrivals", "")
+    _known(a, "arrivals", ("per_1000_people_day", "categories", "complexity", "block_people"))
+    return ArrivalSpec(
+        per_1000_people_day=_number(a, "per_1000_people_day", "arrivals", lo=0.0),
+        categories=_shares(a, "categories", "arrivals", CATEGORIES),
+        complexity=_shares(a, "complexity", "arrivals", COMPLEXITIES),
+        block_people=_integer(a, "block_people", "arrivals", lo=1, default=50),
+    )
+
+
+def _handling(cfg: Mapping) -> HandlingSpec:
+    h = _section(cfg, "handling", "")
+    _known(h, "handling", STEPS)
+    return HandlingSpec(**{step: _dist(h, step, "handling") for step in STEPS})
+
+
+def _routing(cfg: Mapping) -> RoutingSpec:
+    r = _section(cfg, "routing", "")
+    _known(r, "routing", ("policy", "escalate_after_h", "deadline_h"))
+    policy = _choice(r, "policy", "routing", tuple(POLICIES))
+    esc = _number(r, "escalate_after_h", "routing", lo=0.0, optional=True, default=None)
+    dl = _section(r, "deadline_h", "routing")
+    _known(dl, "routing.deadline_h", COMPLEXITIES)
+    deadlines = tuple((c, _number(dl, c, "routing.deadline_h", lo=0.0, lo_open=True)) for c in COMPLEXITIES)
+    return RoutingSpec(policy=policy, escalate_after_h=esc, deadline_h=deadlines)
+
+
+def _departments(cfg: Mapping) -> tuple[DepartmentSpec, ...]:
+    d = _section(cfg, "departments", "")
+    if not d:
+        raise ConfigError("departments", {}, "at least one department is needed to claim difficult matters")
+    claimed: dict[str, str] = {}
+    out = []
+    for name, dept in d.items():
+        path = f"departments.{name}"
+        if not isinstance(dept, Mapping):
+            raise ConfigError(path, dept, "expected a mapping with categories and staff")
+        _known(dept, path, ("categories", "staff"))
+        cats = dept.get("categories")
+        if not isinstance(cats, (list, tuple)) or not cats:
+            raise ConfigError(f"{path}.categories", cats, f"expected a non-empty list of categories from: {', '.join(CATEGORIES)}")
+        for c in cats:
+            if c not in CATEGORIES:
+                raise ConfigError(f"{path}.categories", c, f"unknown category; expected one of: {', '.join(CATEGORIES)}")
+            if c in claimed:
+                raise ConfigError(f"{path}.categories", c, f"already claimed by department {claimed[c]!r}; each category belongs to one department")
+            claimed[c] = str(name)
+        out.append(DepartmentSpec(name=str(name), categories=tuple(cats), staff=_integer(dept, "staff", path, lo=1)))
+    missing = [c for c in CATEGORIES if c not in claimed]
+    if missing:
+        raise ConfigError("departments", sorted(claimed), f"every category must be claimed by a department; unclaimed: {', '.join(missing)}")
+    return tuple(out)
+
+
+def _enforcement(cfg: Mapping) -> EnforcementSpec:
+    e = _section(cfg, "enforcement", "")
+    _known(e, "enforcement", ("teams", "base", "speed_kmh", "road_factor", "return_to_base"))
+    return EnforcementSpec(
+        teams=_integer(e, "teams", "enforcement", lo=0),
+        base=_choice(e, "base", "enforcement", BASES),
+        speed_kmh=_number(e, "speed_kmh", "enforcement", lo=0.0, lo_open=True),
+        road_factor=_number(e, "road_factor", "enforcement", lo=1.0, default=1.0),
+        return_to_base=_bool(e, "return_to_base", "enforcement", True),
+    )
+
+
+def _run(cfg: Mapping) -> RunSpec:
+    seed = _integer(cfg, "seed", "", lo=0, hi=2**63 - 1)
+    reps = _integer(cfg, "replications", "", lo=1, hi=100_000)
+    horizon = _number(cfg, "horizon_days", "", lo=0.0, lo_open=True, hi=365.0 * 200)
+    warmup = _number(cfg, "warmup_days", "", lo=0.0)
+    if warmup >= horizon:
+        raise ConfigError("warmup_days", warmup, f"must be shorter than horizon_days ({horizon:g})")
+    return RunSpec(seed=seed, replications=reps, horizon_days=horizon, warmup_days=warmup)
+
+
+SCENARIO_KEYS = ("town", "arrivals", "handling", "staffing", "routing", "departments", "enforcement")
+RUN_KEYS = ("seed", "replications", "horizon_days", "warmup_days")
+
+
+def build_scenario(cfg: Mapping) -> Scenario:
+    """Validate a plain config mapping and build the frozen scenario.
+
+    Raises:
+        ConfigError: the first invalid value found, naming key, value and what is allowed.
+    """
+    run = _run(cfg)
+    town = _town(cfg)
+    arrivals = _arrivals(cfg)
+    handling = _handling(cfg)
+    s = _section(cfg, "staffing", "")
+    _known(s, "staffing", ("workers_per_grid", "pooling"))
+    pooling = _choice(s, "pooling", "staffing", POOLINGS)
+    staffing = StaffingSpec(
+        workers_per_grid=_integer(s, "workers_per_grid", "staffing", lo=1),
+        pooling=pooling,
+    )
+    routing = _routing(cfg)
+    departments = _departments(cfg)
+    enforcement = _enforcement(cfg)
+    urgent_share = dict(arrivals.complexity)["urgent"]
+    if enforcement.teams == 0 and urgent_share > 0 and not (handling.urgent.dist == "deterministic" and handling.urgent.mean_h == 0):
+        raise ConfigError("enforcement.teams", 0, f"at least 1 team is needed when arrivals.complexity.urgent > 0 (it is {urgent_share:g})")
+    return Scenario(
+        town=town, arrivals=arrivals, handling=handling, staffing=staffing, routing=routing,
+        departments=departments, enforcement=enforcement, run=run,
+    )
+
+
+TOP_KEYS = (*RUN_KEYS, *SCENARIO_KEYS, "progress", "output", "study")
+
+
+def build_options(cfg: Mapping) -> OutputOptions:
+    """Validate the top-level keys and the output options."""
+    _known(cfg, "", TOP_KEYS)
+    o = cfg.get("output", {}) or {}
+    if not isinstance(o, Mapping):
+        raise ConfigError("output", o, "expected a mapping")
+    _known(o, "output", ("events", "backlog_step_h", "plot"))
+    return OutputOptions(
+        events=_bool(o, "events", "output", True),
+        backlog_step_h=_number(o, "backlog_step_h", "output", lo=0.0, lo_open=True, default=24.0),
+        plot=_bool(o, "plot", "output", True),
+        progress=_bool(cfg, "progress", "", True),
+    )
+
+
+def build_job(cfg: Mapping) -> tuple[Scenario, OutputOptions]:
+    """Validate a whole composed config: the scenario and the output options."""
+    options = build_options(cfg)
+    return build_scenario(cfg), options

@@ -1,0 +1,206 @@
+"""Metrics: pure functions of one replication's records.
+
+Definitions (all times in hours, the measurement window is [warm-up, horizon)):
+
+* per-matter statistics count the matters reported inside the window; a
+  statistic that a matter has not reached by the horizon (a wait for a matter
+  nobody has started yet, a resolution for an open matter) is not observed
+  and left out, which the ``backlog_*`` metrics make visible;
+* wait = report → first handler starts work on it; response = report → first
+  handler on site (wait plus travel); resolution = report → closed after the
+  feedback visit;
+* time averages (backlog, utilisation) integrate over the window exactly,
+  including matters reported before the warm-up that are still open in it;
+* a matter is overdue when it is closed after its deadline, or still open at
+  the horizon with its deadline passed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .records import Records
+
+METRICS: tuple[str, ...] = (
+    "events_arrived",
+    "events_closed",
+    "backlog_end",
+    "backlog_mean",
+    "backlog_max",
+    "department_backlog_mean",
+    "wait_h_mean",
+    "wait_h_p90",
+    "response_h_mean",
+    "response_h_p90",
+    "urgent_response_h_mean",
+    "urgent_response_h_p90",
+    "resolution_h_mean",
+    "resolution_h_p50",
+    "resolution_h_p90",
+    "resolution_h_p95",
+    "overdue_rate",
+    "escalation_rate",
+    "in_grid_rate",
+    "supervised_rate",
+    "worker_utilization",
+    "department_utilization",
+    "enforcement_utilization",
+    "workers",
+)
+"""Every metric computed for a replication, in report order."""
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if x.size else float("nan")
+
+
+def _pct(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q)) if x.size else float("nan")
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den > 0 else float("nan")
+
+
+def in_window(rec: Records) -> np.ndarray:
+    """Mask of matters reported inside the measurement window."""
+    t = rec.t_report
+    return (t >= rec.warmup_h) & (t < rec.horizon_h)
+
+
+def time_in_window(start: np.ndarray, end: np.ndarray, w: float, h: float) -> np.ndarray:
+    """Overlap of each interval [start, end) with [w, h); NaN ends mean 'still open'."""
+    end = np.where(np.isnan(end), h, end)
+    return np.clip(np.minimum(end, h) - np.maximum(start, w), 0.0, None)
+
+
+def time_average_count(start: np.ndarray, end: np.ndarray, w: float, h: float) -> float:
+    """Time-average number of intervals open over [w, h)."""
+    if h <= w:
+        return float("nan")
+    ok = ~np.isnan(start)
+    return float(time_in_window(start[ok], end[ok], w, h).sum() / (h - w))
+
+
+def count_path(start: np.ndarray, end: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Number of intervals open at each of ``times`` (start <= t < end)."""
+    s = np.sort(start[~np.isnan(start)])
+    e = np.sort(end[~np.isnan(end)])
+    return np.searchsorted(s, times, side="right") - np.searchsorted(e, times, side="right")
+
+
+def max_count(start: np.ndarray, end: np.ndarray, w: float, h: float) -> float:
+    """Largest number of intervals open at once during [w, h)."""
+    s = start[~np.isnan(start)]
+    inside = s[(s >= w) & (s < h)]
+    candidates = np.concatenate([[w], inside])
+    if candidates.size == 0:
+        return 0.0
+    return float(count_path(start, end, candidates).max())
+
+
+def overdue(rec: Records) -> np.ndarray:
+    """Mask of overdue matters (closed late, or open at the horizon past the deadline)."""
+    closed = ~np.isnan(rec.t_closed)
+    late = closed & (rec.t_closed > rec.t_deadline)
+    return late | (~closed & (rec.horizon_h > rec.t_deadline))
+
+
+def department_stage(rec: Records) -> np.ndarray:
+    """Mask of matters that entered a department queue."""
+    return ((rec.complexity == 1) | rec.escalated) & ~np.isnan(rec.t_res_in)
+
+
+def utilization(rec: Records, kind: str) -> float:
+    """Busy share of the servers of one kind over the window."""
+    sel = np.asarray([k == kind for k in rec.pool_kind], dtype=bool)
+    capacity = rec.pool_servers[sel].sum() * (rec.horizon_h - rec.warmup_h)
+    return _ratio(rec.pool_busy_h[sel].sum(), capacity)
+
+
+def compute(rec: Records) -> dict[str, float]:
+    """All ``METRICS`` for one replication."""
+    w, h = rec.warmup_h, rec.horizon_h
+    win = in_window(rec)
+    arrived = int(win.sum())
+    closed = win & ~np.isnan(rec.t_closed)
+    n_closed = int(closed.sum())
+    t0 = rec.t_report
+    wait = (rec.t_start - t0)[win & ~np.isnan(rec.t_start)]
+    response = (rec.t_onsite - t0)[win & ~np.isnan(rec.t_onsite)]
+    urgent = win & (rec.complexity == 2) & ~np.isnan(rec.t_handle_onsite)
+    urgent_resp = (rec.t_handle_onsite - t0)[urgent]
+    resolution = (rec.t_closed - t0)[closed]
+    dept = department_stage(rec)
+    dept_end = rec.t_handled[dept]
+    return {
+        "events_arrived": float(arrived),
+        "events_closed": float(n_closed),
+        "backlog_end": float(np.isnan(rec.t_closed).sum()),
+        "backlog_mean": time_average_count(t0, rec.t_closed, w, h),
+        "backlog_max": max_count(t0, rec.t_closed, w, h),
+        "department_backlog_mean": time_average_count(rec.t_res_in[dept], dept_end, w, h),
+        "wait_h_mean": _mean(wait),
+        "wait_h_p90": _pct(wait, 90),
+        "response_h_mean": _mean(response),
+        "response_h_p90": _pct(response, 90),
+        "urgent_response_h_mean": _mean(urgent_resp),
+        "urgent_response_h_p90": _pct(urgent_resp, 90),
+        "resolution_h_mean": _mean(resolution),
+        "resolution_h_p50": _pct(resolution, 50),
+        "resolution_h_p90": _pct(resolution, 90),
+        "resolution_h_p95": _pct(resolution, 95),
+        "overdue_rate": _ratio((overdue(rec) & win).sum(), arrived),
+        "escalation_rate": _ratio((rec.escalated & win).sum(), arrived),
+        "in_grid_rate": _ratio((closed & (rec.resolver == 0)).sum(), n_closed),
+        "supervised_rate": _ratio((rec.supervised & win).sum(), arrived),
+        "worker_utilization": utilization(rec, "worker"),
+        "department_utilization": utilization(rec, "department"),
+        "enforcement_utilization": utilization(rec, "enforcement"),
+        "workers": float(sum(n for k, n in zip(rec.pool_kind, rec.pool_servers) if k == "worker")),
+    }
+
+
+def backlog_series(rec: Records, step_h: float) -> dict[str, np.ndarray]:
+    """Backlog sampled every ``step_h`` hours from 0 to the horizon."""
+    times = np.arange(0.0, rec.horizon_h + 1e-9, step_h)
+    dept = department_stage(rec)
+    return {
+        "time_h": times,
+        "backlog": count_path(rec.t_report, rec.t_closed, times),
+        "department_backlog": count_path(rec.t_res_in[dept], rec.t_handled[dept], times),
+    }
+
+
+def grid_table(rec: Records, grid_population: np.ndarray, workers_per_grid: np.ndarray) -> dict[str, np.ndarray]:
+    """One row per grid: load, outcomes and worker time."""
+    n = grid_population.size
+    win = in_window(rec)
+    closed = win & ~np.isnan(rec.t_closed)
+    g = rec.grid
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(g[mask], minlength=n).astype(float)
+
+    def mean_of(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        tot = np.bincount(g[mask], weights=values[mask], minlength=n)
+        cnt = count(mask)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+
+    arrived = count(win)
+    window = rec.horizon_h - rec.warmup_h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "grid": np.arange(n),
+            "population": grid_population.astype(float),
+            "events_arrived": arrived,
+            "events_closed": count(closed),
+            "backlog_end": count(np.isnan(rec.t_closed)),
+            "response_h_mean": mean_of(rec.t_onsite - rec.t_report, win & ~np.isnan(rec.t_onsite)),
+            "resolution_h_mean": mean_of(rec.t_closed - rec.t_report, closed),
+            "overdue_rate": np.where(arrived > 0, count(overdue(rec) & win) / np.maximum(arrived, 1), np.nan),
+            "in_grid_rate": np.where(count(closed) > 0, count(closed & (rec.resolver == 0)) / np.maximum(count(closed), 1), np.nan),
+            "worker_hours": rec.grid_work_h,
+            "worker_load": rec.grid_work_h / (workers_per_grid * window),
+        }

@@ -1,0 +1,45 @@
+"""Figures drawn from saved tables (never from the simulation itself)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no screen needed
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .output import atomic_open  # noqa: E402
+
+
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Save a figure atomically in the format given by the file suffix."""
+    path = Path(path)
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=path.suffix.lstrip("."), dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def backlog_plot(backlog_csv: str | os.PathLike, out_png: str | os.PathLike, title: str,
+                 warmup_days: float | None = None) -> None:
+    """Open matters over time, one thin line per replication and their mean."""
+    df = pd.read_csv(backlog_csv)
+    df["day"] = df["time_h"] / 24.0
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for rep, part in df.groupby("replication"):
+        ax.plot(part["day"], part["backlog"], color="tab:blue", alpha=0.25, linewidth=0.8)
+    mean = df.groupby("day")[["backlog", "department_backlog"]].mean()
+    ax.plot(mean.index, mean["backlog"], color="tab:blue", linewidth=2, label="all open matters (mean of replications)")
+    ax.plot(mean.index, mean["department_backlog"], color="tab:orange", linewidth=1.5,
+            label="of which at departments (mean)")
+    if warmup_days:
+        ax.axvspan(0, warmup_days, color="grey", alpha=0.15, label="warm-up (not measured)")
+    ax.set_xlabel("simulated time (days)")
+    ax.set_ylabel("open matters (count)")
+    ax.set_title(title)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    save_figure(fig, out_png)

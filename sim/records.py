@@ -1,0 +1,121 @@
+"""Flat records of one replication: one row per matter, one row per pool.
+
+Records are plain numpy columns, collected once after the simulation; metrics
+(``sim.metrics``) are pure functions of them. Times are hours from the start
+of the run; NaN means "did not happen before the horizon".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .scenario import COMPLEXITIES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Model
+
+ROUTES = ("in_grid", "department", "enforcement", "escalated", "open")
+"""Route a matter took: who resolved it (``escalated``: a simple matter moved
+from its grid worker to a department; ``open``: not resolved by the horizon)."""
+
+TIME_COLUMNS = (
+    "t_report",
+    "t_start",
+    "t_onsite",
+    "t_res_in",
+    "t_handle_start",
+    "t_handle_onsite",
+    "t_handled",
+    "t_closed",
+    "t_deadline",
+)
+
+
+@dataclass(frozen=True)
+class Records:
+    """Everything measured in one replication.
+
+    Attributes:
+        grid, unit, category, complexity: per-matter attributes.
+        resolver: -1 not resolved, 0 grid worker, 1 department, 2 enforcement.
+        escalated, supervised: per-matter flags.
+        times: the ``TIME_COLUMNS`` per matter.
+        pool_kind, pool_name, pool_servers, pool_busy_h: per pool.
+        grid_work_h: worker hours spent on each grid's matters in the window.
+        warmup_h, horizon_h: the measurement window.
+    """
+
+    grid: np.ndarray
+    unit: np.ndarray
+    category: np.ndarray
+    complexity: np.ndarray
+    resolver: np.ndarray
+    escalated: np.ndarray
+    supervised: np.ndarray
+    times: dict[str, np.ndarray]
+    pool_kind: tuple[str, ...]
+    pool_name: tuple[str, ...]
+    pool_servers: np.ndarray
+    pool_busy_h: np.ndarray
+    grid_work_h: np.ndarray
+    warmup_h: float
+    horizon_h: float
+
+    def __len__(self) -> int:
+        return int(self.grid.size)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        times = self.__dict__.get("times")
+        if times is not None and name in times:
+            return times[name]
+        raise AttributeError(name)
+
+    @property
+    def route(self) -> np.ndarray:
+        """Route code per matter, an index into ``ROUTES``."""
+        r = np.where(self.resolver < 0, 4, self.resolver).astype(np.int8)
+        r[self.escalated.astype(bool) & (self.resolver == 1)] = 3
+        return r
+
+    @classmethod
+    def from_model(cls, model: "Model") -> "Records":
+        grid = np.frombuffer(model.grid, dtype=np.int32).copy() if model.n else np.empty(0, np.int32)
+
+        def col(a) -> np.ndarray:
+            return np.frombuffer(a, dtype=np.float64).copy() if model.n else np.empty(0)
+
+        times = {
+            "t_report": col(model.report),
+            "t_start": col(model.t_start),
+            "t_onsite": col(model.t_onsite),
+            "t_res_in": col(model.t_res_in),
+            "t_handle_start": col(model.t_hstart),
+            "t_handle_onsite": col(model.t_honsite),
+            "t_handled": col(model.t_handled),
+            "t_closed": col(model.t_closed),
+            "t_deadline": col(model.deadline),
+        }
+        return cls(
+            grid=grid,
+            unit=model.layout.grid_unit[grid].astype(np.int32),
+            category=np.frombuffer(model.category, dtype=np.uint8).astype(np.int8),
+            complexity=np.frombuffer(model.complexity, dtype=np.uint8).astype(np.int8),
+            resolver=np.frombuffer(bytes(model.resolver), dtype=np.int8).copy(),
+            escalated=np.frombuffer(bytes(model.escalated), dtype=np.uint8).astype(bool),
+            supervised=np.frombuffer(bytes(model.supervised), dtype=np.uint8).astype(bool),
+            times=times,
+            pool_kind=tuple(p.kind for p in model.pools),
+            pool_name=tuple(p.name for p in model.pools),
+            pool_servers=np.asarray([p.size for p in model.pools], dtype=np.int64),
+            pool_busy_h=np.asarray([p.busy_h for p in model.pools]),
+            grid_work_h=model.grid_work_h.copy(),
+            warmup_h=model.warmup_h,
+            horizon_h=model.horizon_h,
+        )
+
+
+def complexity_name(code: int) -> str:
+    return COMPLEXITIES[code]

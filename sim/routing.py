@@ -1,0 +1,106 @@
+"""Routing and escalation policies: where a matter goes next.
+
+The source's rule: "simple matters are discussed and handled within the grid;
+difficult matters are claimed by departments; overdue matters are supervised
+and given a deadline". A policy is a small class with one method,
+``next_step(model, mid, done)``, that returns the pool and step a matter goes
+to after finishing step ``done`` (``None`` for a newborn matter), or ``None``
+when the matter is closed. Every matter ends with the grid worker's feedback
+visit (the closed loop). Steps whose work content is a deterministic 0 do not
+exist and are skipped.
+
+Adding a policy means adding one class here, registering it in ``POLICIES``
+and adding one YAML file under ``configs/routing/``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Model
+    from .service import Pool
+
+# Step codes (the column order of ``Arrivals.work_h``).
+SIMPLE, TRIAGE, DEPARTMENT, URGENT, FEEDBACK = 0, 1, 2, 3, 4
+RESOLVING_STEPS = frozenset({SIMPLE, DEPARTMENT, URGENT})
+# Complexity codes.
+CX_SIMPLE, CX_DIFFICULT, CX_URGENT = 0, 1, 2
+# Queue priority classes: the triage of an urgent matter comes first.
+PRIO_URGENT, PRIO_NORMAL = 0, 1
+
+
+class RoutingPolicy(Protocol):
+    """Decides a matter's next step."""
+
+    name: str
+    escalate_after_h: float | None
+
+    def next_step(self, model: "Model", mid: int, done: int | None) -> tuple["Pool", int, int] | None:
+        """Return ``(pool, step, priority)`` for the next step, or ``None`` to close."""
+
+
+class Tiered:
+    """The source's rule: grid, then department or enforcement, escalation by time.
+
+    Simple matters are handled by the grid worker; a simple matter still
+    waiting for its worker ``escalate_after_h`` hours after its report is
+    escalated to the department of its category. Difficult matters are
+    triaged by the worker and claimed by their department; urgent matters are
+    triaged and an enforcement team is sent down.
+    """
+
+    name = "tiered"
+
+    def __init__(self, escalate_after_h: float | None) -> None:
+        self.escalate_after_h = escalate_after_h
+
+    def next_step(self, model: "Model", mid: int, done: int | None) -> tuple["Pool", int, int] | None:
+        has = model.has_step
+        cx = model.complexity[mid]
+        if done is None:
+            if cx == CX_SIMPLE:
+                if has[SIMPLE]:
+                    return model.worker_pool(mid), SIMPLE, PRIO_NORMAL
+                return self._feedback(model, mid)
+            if has[TRIAGE]:
+                prio = PRIO_URGENT if cx == CX_URGENT else PRIO_NORMAL
+                return model.worker_pool(mid), TRIAGE, prio
+            done = TRIAGE
+        if done == TRIAGE:
+            if cx == CX_URGENT and has[URGENT]:
+                return model.enforcement, URGENT, PRIO_URGENT
+            if cx == CX_DIFFICULT and has[DEPARTMENT]:
+                return model.department_pool(mid), DEPARTMENT, PRIO_NORMAL
+            return self._feedback(model, mid)
+        if done == FEEDBACK:
+            return None
+        return self._feedback(model, mid)
+
+    @staticmethod
+    def _feedback(model: "Model", mid: int) -> tuple["Pool", int, int] | None:
+        if model.has_step[FEEDBACK]:
+            return model.worker_pool(mid), FEEDBACK, PRIO_NORMAL
+        return None
+
+
+class GridOnly(Tiered):
+    """No escalation: a simple matter stays with its grid worker however long it waits.
+
+    Difficult and urgent matters are beyond a grid worker's powers and still
+    go to departments and enforcement teams after triage.
+    """
+
+    name = "grid_only"
+
+    def __init__(self, escalate_after_h: float | None = None) -> None:
+        super().__init__(None)
+
+
+POLICIES: dict[str, type[Tiered]] = {"tiered": Tiered, "grid_only": GridOnly}
+"""Registered routing policies, by the name used in ``routing.policy``."""
+
+
+def make_policy(name: str, escalate_after_h: float | None) -> RoutingPolicy:
+    """Build the policy registered under ``name``."""
+    return POLICIES[name](escalate_after_h)

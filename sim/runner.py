@@ -1,0 +1,162 @@
+"""Run all replications of a scenario and write the run folder.
+
+This is the non-Hydra core of ``python -m sim``: it takes a validated
+``Scenario`` and the resolved config (for the record), runs the replications,
+and writes ``summary.json``, ``events.csv``, ``grids.csv``, ``backlog.csv`` and
+``backlog.png``. Every file is written atomically; ``summary.json`` is written
+last, so its presence means the run finished.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .model import run_replication
+from .output import atomic_open, manifest, write_json
+from .plots import backlog_plot
+from .records import ROUTES, Records
+from .scenario import COMPLEXITIES, Scenario
+from .stats import summarise
+from .town import build_layout
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What to write besides the summary."""
+
+    events: bool = True
+    backlog_step_h: float = 24.0
+    plot: bool = True
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Metrics of every replication and their summary."""
+
+    per_replication: dict[str, list[float]]
+    summary: dict[str, dict]
+    wall_seconds: float
+
+
+def events_frame(rec: Records, scenario: Scenario, unit_names: tuple[str, ...], replication: int) -> pd.DataFrame:
+    """One row per matter, with names instead of codes."""
+    cats = np.asarray([c for c, _ in scenario.arrivals.categories])
+    df = pd.DataFrame({
+        "replication": replication,
+        "matter": np.arange(len(rec)),
+        "grid": rec.grid,
+        "unit": np.asarray(unit_names)[rec.unit] if len(rec) else np.empty(0, dtype=str),
+        "category": cats[rec.category] if len(rec) else np.empty(0, dtype=str),
+        "complexity": np.asarray(COMPLEXITIES)[rec.complexity] if len(rec) else np.empty(0, dtype=str),
+        "route": np.asarray(ROUTES)[rec.route] if len(rec) else np.empty(0, dtype=str),
+    })
+    for name, col in rec.times.items():
+        df[name] = col
+    df["escalated"] = rec.escalated
+    df["supervised"] = rec.supervised
+    df["overdue"] = metrics.overdue(rec)
+    return df
+
+
+def run(
+    scenario: Scenario,
+    out_dir: str | os.PathLike | None = None,
+    resolved_config: dict[str, Any] | None = None,
+    options: OutputOptions = OutputOptions(),
+    on_replication: Callable[[int, Records], None] | None = None,
+) -> RunResult:
+    """Run every replication; write the run folder if ``out_dir`` is given."""
+    t0 = time.perf_counter()
+    layout = build_layout(scenario.town)
+    out = Path(out_dir) if out_dir is not None else None
+    per_rep: dict[str, list[float]] = {name: [] for name in metrics.METRICS}
+    grid_rows, backlog_rows = [], []
+    events_tmp = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if options.events:
+            events_ctx = atomic_open(out / "events.csv")
+            events_tmp = events_ctx.__enter__()
+    show = options.progress and sys.stderr.isatty()
+    try:
+        for r in range(scenario.run.replications):
+            t_rep = time.perf_counter()
+            rec = run_replication(scenario, layout, r)
+            for name, value in metrics.compute(rec).items():
+                per_rep[name].append(value)
+            if on_replication is not None:
+                on_replication(r, rec)
+            if out is not None:
+                workers = _workers_per_grid(scenario, layout)
+                g = pd.DataFrame(metrics.grid_table(rec, layout.grid_population, workers))
+                g.insert(0, "replication", r)
+                g.insert(2, "unit", np.asarray(layout.unit_names)[layout.grid_unit])
+                grid_rows.append(g)
+                b = pd.DataFrame(metrics.backlog_series(rec, options.backlog_step_h))
+                b.insert(0, "replication", r)
+                backlog_rows.append(b)
+                if events_tmp is not None:
+                    events_frame(rec, scenario, layout.unit_names, r).to_csv(
+                        events_tmp, index=False, header=(r == 0), float_format="%.6f")
+            if show:
+                print(f"\rreplication {r + 1}/{scenario.run.replications}: {len(rec)} matters in "
+                      f"{time.perf_counter() - t_rep:.2f} s", end="", file=sys.stderr, flush=True)
+        if show:
+            print(file=sys.stderr)
+        if events_tmp is not None:
+            events_ctx.__exit__(None, None, None)
+            events_tmp = None
+    except BaseException:
+        if events_tmp is not None:
+            events_ctx.__exit__(*sys.exc_info())
+        raise
+    wall = time.perf_counter() - t0
+    result = RunResult(per_rep, summarise(per_rep), wall)
+    if out is not None:
+        with atomic_open(out / "grids.csv") as fh:
+            pd.concat(grid_rows).to_csv(fh, index=False, float_format="%.6g")
+        with atomic_open(out / "backlog.csv") as fh:
+            pd.concat(backlog_rows).to_csv(fh, index=False)
+        if options.plot:
+            backlog_plot(out / "backlog.csv", out / "backlog.png",
+                         title=f"Backlog over time: {scenario.town.name}, {layout.n_grids} grids, "
+                               f"{scenario.routing.policy} routing",
+                         warmup_days=scenario.run.warmup_days)
+        write_json(out / "summary.json", {
+            "metrics": result.summary,
+            "config": resolved_config or {},
+            "manifest": manifest(scenario.run.seed, wall, {
+                "replications": scenario.run.replications,
+                "grids": layout.n_grids,
+                "random_numbers": "replication r uses SeedSequence(seed).spawn child r; "
+                                  "streams keyed (r, purpose, index); arrivals per block of residents",
+            }),
+        })
+    return result
+
+
+def _workers_per_grid(scenario: Scenario, layout) -> np.ndarray:
+    return np.full(layout.n_grids, float(scenario.staffing.workers_per_grid))
+
+
+def format_table(summary: dict[str, dict]) -> str:
+    """A readable table: metric, mean, 95% CI."""
+    lines = [f"{'metric':<26} {'mean':>12}   {'95% CI':<27}"]
+    lines.append("-" * len(lines[0]))
+    for name, s in summary.items():
+        lo, hi = s["ci95_low"], s["ci95_high"]
+        ci = "n/a" if lo is None or not np.isfinite(lo) else f"[{lo:.4g}, {hi:.4g}]"
+        mean = s["mean"]
+        mean_s = "n/a" if mean is None or not np.isfinite(mean) else f"{mean:.4g}"
+        lines.append(f"{name:<26} {mean_s:>12}   {ci:<27}")
+    return "\n".join(lines)

@@ -1,0 +1,225 @@
+"""The scenario: a plain, frozen description of one simulated town and its rules.
+
+A scenario is what an analyst configures (the town and its grids, who works
+there, how matters are routed, how long work takes) kept apart from the SimPy
+objects that are built from it for each replication. Everything here is an
+immutable dataclass of plain values, so a scenario can be hashed, compared,
+printed and passed to worker processes; nothing here knows about Hydra.
+
+All times are hours. Config keys that carry another unit say so in their name
+(``horizon_days``, ``distance_km``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CATEGORIES: tuple[str, ...] = (
+    "rural_revitalisation",
+    "agriculture",
+    "public_order",
+    "petitions",
+    "urban_management",
+    "environmental_protection",
+    "health",
+    "urban_construction",
+    "land",
+    "safety",
+)
+"""The ten functions merged into one network ("many nets into one")."""
+
+COMPLEXITIES: tuple[str, ...] = ("simple", "difficult", "urgent")
+"""Simple: handled in the grid; difficult: claimed by a department; urgent:
+an enforcement team is sent down."""
+
+STEPS: tuple[str, ...] = ("simple", "triage", "department", "urgent", "feedback")
+"""Handling steps whose work content is drawn when a matter is born."""
+
+
+@dataclass(frozen=True)
+class DistSpec:
+    """A non-negative duration distribution, in hours.
+
+    Attributes:
+        dist: family: ``exponential``, ``lognormal``, ``gamma`` or ``deterministic``.
+        mean_h: mean duration in hours.
+        cv: coefficient of variation (lognormal and gamma only).
+    """
+
+    dist: str
+    mean_h: float
+    cv: float | None = None
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """A village or community and how it sits in the town.
+
+    Attributes:
+        name: unique name.
+        kind: ``village`` or ``community``.
+        population: residents.
+        area_km2: land area.
+        x_km, y_km: position relative to the town seat (the origin).
+        difficulty: multiplier on grid workers' handling times in this unit
+            (the source adjusts grid sizes "for how hard the area is to work").
+        grids: explicit number of grids, or ``None`` to cut the population
+            into grids of ``TownSpec.people_per_grid`` people.
+    """
+
+    name: str
+    kind: str
+    population: int
+    area_km2: float
+    x_km: float
+    y_km: float
+    difficulty: float = 1.0
+    grids: int | None = None
+
+
+@dataclass(frozen=True)
+class TownSpec:
+    """The simulated area: a town seat and its units.
+
+    Attributes:
+        name: label for reports.
+        people_per_grid: target residents per grid, used for every unit whose
+            grid count is not fixed.
+        units: the villages and communities.
+    """
+
+    name: str
+    people_per_grid: int
+    units: tuple[UnitSpec, ...]
+
+    @property
+    def population(self) -> int:
+        return sum(u.population for u in self.units)
+
+
+@dataclass(frozen=True)
+class ArrivalSpec:
+    """How matters are born.
+
+    Attributes:
+        per_1000_people_day: reported matters per 1,000 residents per day.
+        categories: share of each of the 10 functions (sums to 1).
+        complexity: share of simple / difficult / urgent (sums to 1).
+        block_people: residents per arrival block. Matters are generated per
+            block of the population and mapped to grids afterwards, so any
+            partition of the same population sees the same matters.
+    """
+
+    per_1000_people_day: float
+    categories: tuple[tuple[str, float], ...]
+    complexity: tuple[tuple[str, float], ...]
+    block_people: int = 50
+
+
+@dataclass(frozen=True)
+class HandlingSpec:
+    """Work content of each step, drawn at a matter's birth."""
+
+    simple: DistSpec
+    triage: DistSpec
+    department: DistSpec
+    urgent: DistSpec
+    feedback: DistSpec
+
+    def step(self, name: str) -> DistSpec:
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class StaffingSpec:
+    """Grid workers.
+
+    Attributes:
+        workers_per_grid: workers per grid.
+        pooling: ``grid`` (a worker serves only its own grid) or ``unit``
+            (the workers of a village serve all its grids).
+    """
+
+    workers_per_grid: int
+    pooling: str
+
+
+@dataclass(frozen=True)
+class RoutingSpec:
+    """Routing and escalation rule.
+
+    Attributes:
+        policy: registered policy name (see ``sim.routing.POLICIES``).
+        escalate_after_h: a simple matter still waiting for its grid worker
+            this long after its report is escalated to its department;
+            ``None`` means never.
+        deadline_h: deadline from report to closure, per complexity.
+    """
+
+    policy: str
+    escalate_after_h: float | None
+    deadline_h: tuple[tuple[str, float], ...]
+
+    def deadline(self, complexity: str) -> float:
+        return dict(self.deadline_h)[complexity]
+
+
+@dataclass(frozen=True)
+class DepartmentSpec:
+    """A town department that claims difficult matters of some categories."""
+
+    name: str
+    categories: tuple[str, ...]
+    staff: int
+
+
+@dataclass(frozen=True)
+class EnforcementSpec:
+    """Professional forces sent down for urgent matters (a joint pool of teams).
+
+    Attributes:
+        teams: number of teams.
+        base: ``town`` (all at the town seat) or ``units`` (stationed in the
+            villages chosen to cover the town, one team per chosen unit).
+        speed_kmh: travel speed.
+        road_factor: road distance over straight-line distance.
+        return_to_base: whether the trip back keeps the team busy.
+    """
+
+    teams: int
+    base: str
+    speed_kmh: float
+    road_factor: float
+    return_to_base: bool
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Length and randomness of a run."""
+
+    seed: int
+    replications: int
+    horizon_days: float
+    warmup_days: float
+
+    @property
+    def horizon_h(self) -> float:
+        return self.horizon_days * 24.0
+
+    @property
+    def warmup_h(self) -> float:
+        return self.warmup_days * 24.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything one simulation run needs, as plain frozen values."""
+
+    town: TownSpec
+    arrivals: ArrivalSpec
+    handling: HandlingSpec
+    staffing: StaffingSpec
+    routing: RoutingSpec
+    departments: tuple[DepartmentSpec, ...]
+    enforcement: EnforcementSpec
+    run: RunSpec
