@@ -126,3 +126,42 @@ def _pick(cum_shares: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Index of the share interval each uniform falls in (inverse transform)."""
     idx = np.searchsorted(cum_shares, u, side="right")
     return np.minimum(idx, cum_shares.size - 1)  # rounding of shares near 1
+
+
+def hand_placed(
+    time_h: list[float],
+    grid: list[int],
+    complexity: list[str],
+    work_h: dict[str, list[float]] | None = None,
+    category: list[int] | None = None,
+    scenario: Scenario | None = None,
+) -> Arrivals:
+    """Matters placed by hand, for exact-trace tests and what-if studies.
+
+    Args:
+        time_h: report times (any order; sorted here).
+        grid: grid index of each matter.
+        complexity: ``simple``, ``difficult`` or ``urgent`` per matter.
+        work_h: per step name, the work content of each matter; steps not
+            given take their distribution's mean from ``scenario`` (or 0).
+        category: category index per matter (default 0).
+        scenario: used for default work contents.
+    """
+    n = len(time_h)
+    work = np.zeros((n, len(STEPS)))
+    for j, step in enumerate(STEPS):
+        if work_h and step in work_h:
+            work[:, j] = work_h[step]
+        elif scenario is not None:
+            work[:, j] = scenario.handling.step(step).mean_h
+    order = np.argsort(np.asarray(time_h, dtype=float), kind="stable")
+    cx = np.asarray([("simple", "difficult", "urgent").index(c) for c in complexity], dtype=np.int8)
+    cat = np.zeros(n, dtype=np.int8) if category is None else np.asarray(category, dtype=np.int8)
+    return Arrivals(
+        time_h=np.asarray(time_h, dtype=float)[order],
+        grid=np.asarray(grid, dtype=np.int32)[order],
+        category=cat[order],
+        complexity=cx[order],
+        work_h=work[order],
+        extra_u=np.full((n, len(EXTRA_COLUMNS)), 0.5)[order],
+    )

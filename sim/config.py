@@ -157,8 +157,11 @@ def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
         cv = _number(section, "cv", full, lo=0.0, hi=10.0)
         if cv is None:
             raise ConfigError(f"{full}.cv", None, f"required for dist={dist}")
-    elif section.get("cv") is not None and not (dist == "exponential" and section["cv"] == 1):
-        raise ConfigError(f"{full}.cv", section["cv"], f"dist={dist} has no cv; remove it or use lognormal or gamma")
+    elif section.get("cv") is not None:
+        # exponential (cv 1) and deterministic (cv 0) have no free cv: a cv left
+        # over from the default family is ignored, so `handling.X.dist=exponential`
+        # works as an override on its own; a non-number is still an error.
+        _number(section, "cv", full, lo=0.0)
     if mean == 0.0 and dist != "deterministic":
         raise ConfigError(f"{full}.mean_h", mean, f"expected > 0 for dist={dist} (use dist=deterministic, mean_h=0 for 'no such step')")
     return DistSpec(dist=dist, mean_h=mean, cv=cv)

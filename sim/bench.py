@@ -1,0 +1,131 @@
+"""Benchmark: the model's M/M/c reduction against a bare SimPy loop, same process.
+
+``python -m sim.bench`` prints JSON lines:
+
+* ``mmc``: the model configured (with ordinary config keys) as one grid of
+  c=3 workers at load 0.9 with ~200,000 matters, against a textbook SimPy
+  ``Resource`` loop of the same queue (one process per customer) run in the
+  same process, and their throughput ratio (matters per second, higher is
+  better for the model). The model's time includes generating arrivals,
+  simulating and recording; metrics are timed separately.
+* ``default``: one replication-year of the default Xiaji scenario, in seconds
+  and matters per second.
+
+Timings belong here, never in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import simpy
+
+from . import metrics
+from .arrivals import generate
+from .compose import load_scenario, mmc_overrides
+from .model import Model
+from .town import build_layout
+
+
+def bare_simpy_mmc(n: int, c: int, lam: float, mu: float, seed: int) -> tuple[float, float]:
+    """Textbook SimPy M/M/c: a process per customer requesting a Resource.
+
+    Returns (seconds, mean wait) so the two queues can be checked to agree.
+    """
+    rng = np.random.default_rng(seed)
+    inter = rng.exponential(1.0 / lam, n).tolist()
+    service = rng.exponential(1.0 / mu, n).tolist()
+    env = simpy.Environment()
+    server = simpy.Resource(env, capacity=c)
+    waits: list[float] = []
+
+    def customer(i: int):
+        arrive = env.now
+        with server.request() as req:
+            yield req
+            waits.append(env.now - arrive)
+            yield env.timeout(service[i])
+
+    def source():
+        for i in range(n):
+            yield env.timeout(inter[i])
+            env.process(customer(i))
+
+    t0 = time.perf_counter()
+    env.process(source())
+    env.run()
+    return time.perf_counter() - t0, float(np.mean(waits))
+
+
+def model_mmc(c: int, load: float, n: int, seed: int) -> dict[str, float]:
+    lam = load * c  # service mean 1 h
+    horizon_days = n / lam / 24.0
+    scenario = load_scenario([*mmc_overrides(c, load, horizon_days=horizon_days, warmup_days=0.0),
+                              f"seed={seed}"])
+    layout = build_layout(scenario.town)
+    t0 = time.perf_counter()
+    arrivals = generate(scenario, layout, 0)
+    t1 = time.perf_counter()
+    rec = Model(scenario, layout, arrivals).run()
+    t2 = time.perf_counter()
+    m = metrics.compute(rec)
+    t3 = time.perf_counter()
+    return {"matters": len(arrivals), "seconds": t2 - t0, "generate_s": t1 - t0,
+            "simulate_s": t2 - t1, "metrics_s": t3 - t2, "wait_h_mean": m["wait_h_mean"]}
+
+
+def bench_mmc(c: int = 3, load: float = 0.9, n: int = 200_000, seed: int = 1, repeats: int = 3) -> dict:
+    """Best of ``repeats`` for each side, interleaved so both see the same machine state."""
+    best_model, best_bare, bare_wait = None, float("inf"), float("nan")
+    for r in range(repeats):
+        res = model_mmc(c, load, n, seed + r)
+        if best_model is None or res["seconds"] < best_model["seconds"]:
+            best_model = res
+        secs, bare_wait = bare_simpy_mmc(n, c, load * c, 1.0, seed + r)
+        best_bare = min(best_bare, secs)
+    assert best_model is not None
+    model_tp = best_model["matters"] / best_model["seconds"]
+    bare_tp = n / best_bare
+    from .validation import erlang_c_wait
+    return {
+        "bench": "mmc", "c": c, "load": load, "matters": best_model["matters"],
+        "model_matters_per_s": round(model_tp), "bare_simpy_matters_per_s": round(bare_tp),
+        "ratio": round(model_tp / bare_tp, 3),
+        "model_generate_s": round(best_model["generate_s"], 3),
+        "model_simulate_s": round(best_model["simulate_s"], 3),
+        "model_metrics_s": round(best_model["metrics_s"], 3),
+        "wait_h_mean_model": round(best_model["wait_h_mean"], 4),
+        "wait_h_mean_bare": round(bare_wait, 4),
+        "wait_h_mean_theory": round(erlang_c_wait(load * c, 1.0, c), 4),
+    }
+
+
+def bench_default(repeats: int = 3) -> dict:
+    """One replication-year of the default scenario (every default mechanism on)."""
+    scenario = load_scenario([])
+    layout = build_layout(scenario.town)
+    best, n = float("inf"), 0
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        rec = Model(scenario, layout, generate(scenario, layout, r)).run()
+        metrics.compute(rec)
+        best = min(best, time.perf_counter() - t0)
+        n = len(rec)
+    return {"bench": "default", "grids": layout.n_grids, "horizon_days": scenario.run.horizon_days,
+            "matters": n, "seconds_per_replication": round(best, 3), "matters_per_s": round(n / best)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--matters", type=int, default=200_000, help="matters in the M/M/c run")
+    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    args = parser.parse_args(argv)
+    print(json.dumps(bench_mmc(n=args.matters, repeats=args.repeats)), flush=True)
+    print(json.dumps(bench_default(repeats=args.repeats)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
