@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import invariants, metrics
 from .model import run_replication
 from .output import atomic_open, manifest, write_json
 from .plots import backlog_plot
@@ -92,6 +92,7 @@ def run(
         for r in range(scenario.run.replications):
             t_rep = time.perf_counter()
             rec = run_replication(scenario, layout, r)
+            invariants.check(rec, scenario, replication=r)  # a violation is a bug: raise, never warn
             for name, value in metrics.compute(rec).items():
                 per_rep[name].append(value)
             if on_replication is not None:

@@ -1,0 +1,218 @@
+"""The invariant checker: real runs pass it, and each kind of corruption trips its invariant.
+
+The records of one busy little town (queues at workers, departments and the
+enforcement team, escalations, supervision) are checked as they come out of
+the model, then corrupted one way at a time; each corruption must raise
+``InvariantError`` naming the expected invariant. Whatever the random stream,
+the corruptions are chosen from the records themselves (the first matter with
+the needed property), so the tests do not depend on one stream's numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from sim import invariants, metrics, runner
+from sim.compose import load_scenario
+from sim.invariants import InvariantError, check, little_sides
+from sim.records import Records
+from sim.scenario import Scenario
+from sim.town import build_layout
+from sim.model import run_replication
+
+BUSY_TOWN = [
+    "town=synthetic", "town.population=4000", "town.unit_population=2000", "town.people_per_grid=1000",
+    "arrivals.per_1000_people_day=30", "handling.department.mean_h=30", "handling.simple.mean_h=1.5",
+    "routing.escalate_after_h=6", "enforcement.teams=1", "arrivals.complexity.simple=0.7",
+    "arrivals.complexity.difficult=0.25", "arrivals.complexity.urgent=0.05",
+    "horizon_days=8", "warmup_days=1", "replications=1",
+]
+
+
+@pytest.fixture(scope="module")
+def busy() -> tuple[Records, Scenario]:
+    scenario = load_scenario(BUSY_TOWN)
+    rec = run_replication(scenario, build_layout(scenario.town), 0)
+    return rec, scenario
+
+
+def with_times(rec: Records, **changes: Callable[[np.ndarray], None]) -> Records:
+    """A copy of the records with some time columns changed in place by callables."""
+    times = {k: v.copy() for k, v in rec.times.items()}
+    for name, fn in changes.items():
+        fn(times[name])
+    return dataclasses.replace(rec, times=times)
+
+
+def first(mask: np.ndarray) -> int:
+    idx = np.flatnonzero(mask)
+    assert idx.size, "the busy town should produce such a matter"
+    return int(idx[0])
+
+
+def expect(invariant: str, rec: Records, scenario: Scenario, **kw) -> InvariantError:
+    with pytest.raises(InvariantError) as err:
+        check(rec, scenario, **kw)
+    assert err.value.invariant == invariant, str(err.value)
+    assert f"invariant '{invariant}'" in str(err.value)
+    assert f"seed={scenario.run.seed}" in str(err.value) and "routing.policy=" in str(err.value)
+    return err.value
+
+
+def test_real_runs_pass_and_exercise_the_checked_mechanisms(busy):
+    rec, scenario = busy
+    check(rec, scenario, replication=0)
+    # The fixture must exercise what the corruption tests rely on.
+    assert rec.escalated.any() and rec.supervised.any()
+    dept_wait = rec.t_handle_start - rec.t_res_in
+    assert np.nanmax(dept_wait[rec.resolver == 1]) > 0, "departments should queue"
+    assert np.isnan(rec.t_closed).any(), "some matters should be open at the horizon"
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["routing=grid_only", "staffing.pooling=unit", "enforcement.base=units"],
+    ["handling.feedback.dist=deterministic", "handling.feedback.mean_h=0",
+     "handling.triage.dist=deterministic", "handling.triage.mean_h=0", "routing.escalate_after_h=0"],
+])
+def test_default_town_variants_pass(overrides):
+    scenario = load_scenario([*overrides, "horizon_days=10", "warmup_days=2"])
+    check(run_replication(scenario, build_layout(scenario.town), 0), scenario)
+
+
+def test_message_names_invariant_matter_row_and_config(busy):
+    rec, scenario = busy
+    mid = first(~np.isnan(rec.t_closed) & (rec.t_report > 1.0))
+    bad = with_times(rec, t_closed=lambda c: c.__setitem__(mid, rec.t_report[mid] - 0.5))
+    err = expect("order", bad, scenario, replication=3)
+    assert err.matter == mid
+    msg = str(err)
+    assert f"matter {mid}" in msg and "'t_report':" in msg and "replication=3" in msg
+
+
+CORRUPTIONS: dict[str, tuple[str, Callable[[Records], Records]]] = {
+    "negative start": ("non_negative", lambda r: with_times(
+        r, t_start=lambda c: c.__setitem__(first(~np.isnan(c)), -1.0))),
+    "infinite closing": ("non_negative", lambda r: with_times(
+        r, t_closed=lambda c: c.__setitem__(first(~np.isnan(c)), math.inf))),
+    "report after horizon": ("report_time", lambda r: with_times(
+        r, t_report=lambda c: c.__setitem__(len(c) - 1, r.horizon_h))),
+    "closed after horizon": ("within_horizon", lambda r: with_times(
+        r, t_closed=lambda c: c.__setitem__(first(~np.isnan(c)), r.horizon_h + 1.0))),
+    "handled without start": ("presence", lambda r: with_times(
+        r, t_handle_start=lambda c: c.__setitem__(first(~np.isnan(r.t_handled)), np.nan))),
+    "closed without handling (lost step)": ("route", lambda r: dataclasses.replace(with_times(
+        r, t_handled=lambda c: c.__setitem__(first(~np.isnan(r.t_closed) & (r.complexity == 0)), np.nan),
+        t_handle_start=lambda c: c.__setitem__(first(~np.isnan(r.t_closed) & (r.complexity == 0)), np.nan),
+        t_handle_onsite=lambda c: c.__setitem__(first(~np.isnan(r.t_closed) & (r.complexity == 0)), np.nan),
+        t_res_in=lambda c: c.__setitem__(first(~np.isnan(r.t_closed) & (r.complexity == 0)), np.nan)),
+        resolver=_set(r.resolver, first(~np.isnan(r.t_closed) & (r.complexity == 0)), -1))),
+    "wrong resolver": ("route", lambda r: dataclasses.replace(
+        r, resolver=_set(r.resolver, first((r.complexity == 2) & (r.resolver == 2)), 0))),
+    "escalated difficult matter": ("escalation", lambda r: dataclasses.replace(
+        r, escalated=_set(r.escalated, first((r.complexity == 1) & (r.resolver == 1)), True),
+        resolver=r.resolver)),
+    "deadline moved": ("deadline", lambda r: with_times(
+        r, t_deadline=lambda c: c.__setitem__(0, c[0] + 1.0))),
+    "supervised before its deadline": ("supervision", lambda r: dataclasses.replace(
+        r, supervised=_set(r.supervised, first(r.t_deadline > r.horizon_h), True))),
+    "pool busier than its servers": ("utilisation", lambda r: dataclasses.replace(
+        r, pool_busy_h=_set(r.pool_busy_h, 0, r.pool_servers[0] * (r.horizon_h - r.warmup_h) * 1.01))),
+    "grid hours disagree with pools": ("utilisation", lambda r: dataclasses.replace(
+        r, grid_work_h=r.grid_work_h * 0.5)),
+}
+
+
+def _set(a: np.ndarray, i: int, value) -> np.ndarray:
+    out = a.copy()
+    out[i] = value
+    return out
+
+
+def _closed_before_handled(r: Records) -> Records:
+    mid = first(~np.isnan(r.t_closed) & ~np.isnan(r.t_handled) & (r.t_handled > r.t_handle_start))
+    return with_times(r, t_closed=lambda c: c.__setitem__(mid, r.t_handled[mid] - 1e-3))
+
+
+CORRUPTIONS["closed before handled"] = ("order", _closed_before_handled)
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPTIONS))
+def test_corruption_is_caught(busy, case):
+    rec, scenario = busy
+    invariant, corrupt = CORRUPTIONS[case]
+    expect(invariant, corrupt(rec), scenario)
+
+
+def test_waiting_past_the_threshold_without_escalation_is_caught(busy):
+    rec, scenario = busy
+    # Unstart a simple matter handled by its worker long before the horizon:
+    # it then looks as if it waited to the horizon and was never escalated.
+    mid = first((rec.complexity == 0) & (rec.resolver == 0) & (rec.t_report < rec.horizon_h - 48))
+    cols = ("t_start", "t_onsite", "t_handle_start", "t_handle_onsite", "t_handled", "t_closed")
+    bad = with_times(rec, **{c: (lambda col: col.__setitem__(mid, np.nan)) for c in cols})
+    bad = dataclasses.replace(bad, resolver=_set(rec.resolver, mid, -1))
+    err = expect("escalation", bad, scenario)
+    assert err.matter == mid
+
+
+def test_department_capacity_and_work_conservation(busy):
+    rec, scenario = busy
+    depts = scenario.departments
+    # Claim fewer desks than the department used at once: capacity.
+    fewer = tuple(dataclasses.replace(d, staff=1) if d.staff > 1 else d for d in depts)
+    if fewer != depts:
+        with pytest.raises(InvariantError) as err:
+            check(rec, dataclasses.replace(scenario, departments=fewer))
+        assert err.value.invariant in ("capacity", "work_conservation")
+    # Claim more desks than it had while matters waited: a desk would have idled.
+    more = tuple(dataclasses.replace(d, staff=d.staff + 5) for d in depts)
+    expect("work_conservation", rec, dataclasses.replace(scenario, departments=more))
+
+
+def test_rates_outside_unit_interval_are_caught(busy):
+    rec, scenario = busy
+    values = metrics.compute(rec)
+    values["overdue_rate"] = 1.5
+    expect("rates", rec, scenario, values=values)
+
+
+def test_little_sides_by_hand():
+    # [0, 2) and [1, open) on the window [0, 4): 1 + 2 + 1 + 1 = 5 matter-hours.
+    path, direct, _ = little_sides(np.array([0.0, 1.0]), np.array([2.0, np.nan]), 0.0, 4.0)
+    assert path == pytest.approx(5 / 4, rel=1e-15) and direct == pytest.approx(5 / 4, rel=1e-15)
+    # Clipped to [1, 3): [0, 2) gives 1, [1, open) gives 2.
+    path, direct, _ = little_sides(np.array([0.0, 1.0]), np.array([2.0, np.nan]), 1.0, 3.0)
+    assert path == pytest.approx(3 / 2) and direct == pytest.approx(3 / 2)
+    # A departure before its arrival breaks the count path.
+    with pytest.raises(ValueError):
+        little_sides(np.array([2.0]), np.array([1.0]), 0.0, 4.0)
+
+
+def test_little_law_catches_a_negative_sojourn():
+    # A sojourn ending before it starts: the path integral counts -1 h, the
+    # clipped sum counts 0; the two sides disagree.
+    ck = invariants._Checker.__new__(invariants._Checker)
+    ck.w, ck.h = 0.0, 10.0
+    ck.rec, ck.scenario, ck.replication = None, load_scenario(["horizon_days=1", "warmup_days=0"]), None
+    with pytest.raises(InvariantError) as err:
+        invariants.littles_law(ck, "test", np.array([0.0, 5.0]), np.array([6.0, 4.0]))
+    assert err.value.invariant == "littles_law"
+
+
+def test_runner_raises_on_a_violation(monkeypatch, tmp_path):
+    scenario = load_scenario(["horizon_days=2", "warmup_days=0", "replications=1"])
+
+    def corrupted(sc, layout, r):
+        rec = run_replication(sc, layout, r)
+        return with_times(rec, t_start=lambda c: c.__setitem__(first(~np.isnan(c)), -1.0))
+
+    monkeypatch.setattr(runner, "run_replication", corrupted)
+    with pytest.raises(InvariantError):
+        runner.run(scenario, tmp_path / "run")
+    assert not (tmp_path / "run" / "summary.json").exists()
