@@ -7,6 +7,9 @@ users can check their own reductions.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+
+import numpy as np
 
 
 def erlang_c(lam: float, mu: float, c: int) -> float:
@@ -36,3 +39,238 @@ def pk_wait(lam: float, mean_s: float, var_s: float) -> float:
     if rho >= 1.0:
         return math.inf
     return lam * (var_s + mean_s**2) / (2.0 * (1.0 - rho))
+
+
+def erlang_b(a: float, c: int) -> float:
+    """Blocking probability of an M/M/c/c loss system with offered load ``a`` (Erlang B)."""
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return b
+
+
+# -- Erlang A: M/M/c with exponential abandonment ----------------------------
+
+_TAIL = 1e-14
+_MAX_STATES = 10**6
+
+
+def erlang_a(lam: float, mu: float, theta: float, c: int, n_max: int | None = None) -> dict[str, float]:
+    """Exact steady state of the M/M/c+M queue (Palm's Erlang A).
+
+    The model: Poisson arrivals at rate ``lam``; ``c`` servers with
+    exponential service at rate ``mu``; each customer has an exponential
+    patience at rate ``theta`` (mean ``1/theta``) that runs only while it waits
+    in the queue: if it has not reached a server by then it abandons. Nothing
+    abandons once in service. The number in system is then a birth-death
+    chain with birth rate ``lam`` and death rate ``min(n, c) mu + max(n - c, 0)
+    theta`` in state ``n``, stable for any load when ``theta > 0``.
+
+    The chain is solved exactly (in logarithms, so large ``c`` does not
+    overflow) and truncated where the remaining tail mass is below 1e-14: once
+    the birth/death ratio ``r`` of successive states is below 1 it only falls,
+    so the tail after state ``n`` is at most ``p_n r / (1 - r)``.
+
+    Args:
+        lam: arrival rate.
+        mu: service rate per server.
+        theta: abandonment rate per waiting customer (0: Erlang C, needs
+            ``lam < c mu``).
+        c: number of servers.
+        n_max: truncate at this state instead of by the tail bound.
+
+    Returns:
+        ``p_abandon`` (fraction of arrivals that abandon, ``theta E[Q] / lam``),
+        ``wait_mean`` (mean time in queue over all arrivals: the waits of the
+        served and the time to abandonment of the others, ``E[Q] / lam`` by
+        Little's law), ``p_wait`` (fraction of arrivals that find all servers
+        busy, by PASTA), ``queue_mean`` (``E[Q]``), ``system_mean`` (``E[N]``),
+        ``busy_mean`` (mean busy servers), ``n_max`` (truncation state).
+    """
+    if lam <= 0 or mu <= 0 or theta < 0 or c < 1:
+        raise ValueError("erlang_a needs lam > 0, mu > 0, theta >= 0, c >= 1")
+    if theta == 0 and lam >= c * mu:
+        raise ValueError("erlang_a: theta = 0 and lam >= c mu is unstable")
+    log_p = [0.0]
+    log_total = 0.0
+    n = 0
+    log_tail_bound = math.log(_TAIL)
+    while True:
+        death = min(n + 1, c) * mu + max(n + 1 - c, 0) * theta
+        log_p.append(log_p[-1] + math.log(lam / death))
+        log_total = float(np.logaddexp(log_total, log_p[-1]))
+        n += 1
+        if n_max is not None:
+            if n >= n_max:
+                break
+            continue
+        r_next = lam / (min(n + 1, c) * mu + max(n + 1 - c, 0) * theta)
+        if n >= c and r_next < 1.0:
+            if log_p[-1] + math.log(r_next / (1.0 - r_next)) - log_total < log_tail_bound:
+                break
+        if n > _MAX_STATES:
+            raise ValueError(f"erlang_a: more than {_MAX_STATES} states needed; pass n_max")
+    lp = np.asarray(log_p)
+    p = np.exp(lp - np.logaddexp.reduce(lp))
+    states = np.arange(p.size)
+    queue = np.maximum(states - c, 0)
+    q_mean = float(queue @ p)
+    return {
+        "p_abandon": theta * q_mean / lam,
+        "wait_mean": q_mean / lam,
+        "p_wait": float(p[c:].sum()),
+        "queue_mean": q_mean,
+        "system_mean": float(states @ p),
+        "busy_mean": float(np.minimum(states, c) @ p),
+        "n_max": int(p.size - 1),
+    }
+
+
+# -- Larson's hypercube: one worker per grid, neighbours back each other up --
+
+def ring_adjacency(n: int) -> list[list[int]]:
+    """Preference lists of ``n`` grids on a ring: next grid (k+1), then previous (k-1).
+
+    For two grids each is the other's only neighbour; for three every pair is
+    adjacent.
+    """
+    out = []
+    for k in range(n):
+        pref = []
+        for j in ((k + 1) % n, (k - 1) % n):
+            if j != k and j not in pref:
+                pref.append(j)
+        out.append(pref)
+    return out
+
+
+def _stationary(q: np.ndarray) -> np.ndarray:
+    """Solve ``pi Q = 0``, ``sum(pi) = 1`` for an irreducible generator ``Q``."""
+    a = q.T.copy()
+    a[-1, :] = 1.0  # replace one (redundant) balance equation by normalisation
+    b = np.zeros(q.shape[0])
+    b[-1] = 1.0
+    pi = np.linalg.solve(a, b)
+    return np.clip(pi, 0.0, None) / np.clip(pi, 0.0, None).sum()
+
+
+def hypercube(
+    lams: Sequence[float],
+    mu: float,
+    adjacency: Sequence[Sequence[int]],
+    infinite_queue: bool,
+    q_max: int | None = None,
+) -> dict[str, object]:
+    """Exact steady state of Larson's hypercube model, one worker per grid.
+
+    The model: ``N`` grids, grid ``i`` with Poisson arrivals at rate
+    ``lams[i]`` and one worker ``i``; every matter's work is exponential with
+    rate ``mu`` whoever does it. A matter born in grid ``i`` goes to worker
+    ``i`` if free, else to the first free worker in ``adjacency[i]`` (grid
+    ``i``'s neighbours in order of preference). If none of them is free:
+
+    * ``infinite_queue=False`` (loss): the matter is lost to the workers
+      (escalated, served elsewhere);
+    * ``infinite_queue=True``: it waits in one queue, and a worker who
+      finishes takes a waiting matter at once. This is exact only when every
+      grid is adjacent to every other (then "no preferred worker free" means
+      "all busy" and any freed worker can take the matter), which is checked.
+      Beyond "all busy" the number waiting is a birth-death chain with birth
+      ``sum(lams)`` and death ``N mu``, truncated at ``q_max`` (default: where
+      the geometric tail is below 1e-14; needs ``sum(lams) < N mu``).
+
+    State ``b`` (``0 <= b < 2**N``) has bit ``j`` set when worker ``j`` is
+    busy; states ``2**N - 1 + k`` are "all busy, ``k`` waiting". The generator
+    is built and ``pi Q = 0`` solved directly.
+
+    Returns:
+        ``utilisation`` (array, P(worker j busy)), ``p_all_busy``,
+        ``p_blocked`` (array, P(no worker in grid i's list is free): the
+        fraction of grid i's matters lost, or that wait), ``p_lost`` (overall
+        fraction lost; 0 with a queue), ``cross_share`` (fraction of matters
+        served that are served by a worker not of their grid; with a queue it
+        assumes a freed worker takes the oldest waiting matter, so a queued
+        matter goes to its own worker with probability 1/N), ``queue_mean``,
+        ``wait_mean`` (over all matters), ``carried`` (matters served per
+        hour), ``pi`` (the state probabilities).
+    """
+    lams = np.asarray(lams, dtype=float)
+    n = lams.size
+    if n < 1 or len(adjacency) != n or mu <= 0 or np.any(lams < 0):
+        raise ValueError("hypercube needs one adjacency list per grid, mu > 0, lams >= 0")
+    prefs = []
+    for i in range(n):
+        pref = [i] + [int(j) for j in adjacency[i] if int(j) != i]
+        if len(set(pref)) != len(pref) or not all(0 <= j < n for j in pref):
+            raise ValueError(f"hypercube: bad adjacency list for grid {i}: {adjacency[i]}")
+        prefs.append(pref)
+    total = float(lams.sum())
+    full = (1 << n) - 1
+    if infinite_queue:
+        if any(len(p) != n for p in prefs):
+            raise ValueError("hypercube with a queue is exact only for complete adjacency")
+        r = total / (n * mu)
+        if r >= 1.0:
+            raise ValueError("hypercube with a queue needs sum(lams) < N mu")
+        if q_max is None:
+            q_max = 0 if r == 0 else max(1, math.ceil(math.log(_TAIL * (1 - r)) / math.log(r)))
+    else:
+        q_max = 0
+    size = full + 1 + q_max
+    q = np.zeros((size, size))
+    # where an arrival in grid i goes from each busy/free state (-1: nowhere)
+    dest = np.full((full + 1, n), -1, dtype=int)
+    for b in range(full + 1):
+        for i in range(n):
+            for j in prefs[i]:
+                if not b >> j & 1:
+                    dest[b, i] = j
+                    break
+            if dest[b, i] >= 0:
+                q[b, b | 1 << dest[b, i]] += lams[i]
+            elif infinite_queue:  # then b == full
+                q[b, full + 1] += lams[i]
+        for j in range(n):
+            if b >> j & 1:
+                q[b, b & ~(1 << j)] += mu
+    for k in range(1, q_max + 1):
+        s = full + k
+        q[s, s - 1] += n * mu  # a freed worker takes a waiting matter: still all busy
+        if k < q_max:
+            q[s, s + 1] += total
+    np.fill_diagonal(q, 0.0)
+    np.fill_diagonal(q, -q.sum(axis=1))
+    pi = _stationary(q)
+
+    p_hc = pi[: full + 1]
+    p_queue = pi[full + 1:]
+    busy = np.asarray([[b >> j & 1 for j in range(n)] for b in range(full + 1)], dtype=float)
+    util = p_hc @ busy + p_queue.sum()
+    blocked = np.asarray([p_hc[dest[:, i] < 0].sum() for i in range(n)]) + p_queue.sum()
+    p_all = float(p_hc[full] + p_queue.sum())
+    queue_mean = float(np.arange(1, q_max + 1) @ p_queue) if q_max else 0.0
+    # matters dispatched at once to a neighbour (own worker busy, another free)
+    own_busy = np.asarray([[dest[b, i] >= 0 and dest[b, i] != i for i in range(n)]
+                           for b in range(full + 1)], dtype=float)
+    cross_now = float((p_hc @ own_busy) @ lams)
+    if infinite_queue:
+        carried = total
+        waited = float(blocked @ lams)  # = total * P(all busy)
+        cross = (cross_now + waited * (n - 1) / n) / carried if carried > 0 else 0.0
+        p_lost = 0.0
+    else:
+        lost = float(blocked @ lams)
+        carried = total - lost
+        cross = cross_now / carried if carried > 0 else 0.0
+        p_lost = lost / total if total > 0 else 0.0
+    return {
+        "utilisation": util,
+        "p_all_busy": p_all,
+        "p_blocked": blocked,
+        "p_lost": p_lost,
+        "cross_share": cross,
+        "queue_mean": queue_mean,
+        "wait_mean": queue_mean / total if total > 0 else 0.0,
+        "carried": carried,
+        "pi": pi,
+    }
