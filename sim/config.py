@@ -48,6 +48,7 @@ class ConfigError(ValueError):
     def __init__(self, key: str, value: Any, allowed: str) -> None:
         self.key, self.value, self.allowed = key, value, allowed
         super().__init__(f"invalid config: {key}={value!r}: {allowed}")
+MIN_CV = 1e-6  # below this a duration is constant to double precision
 
 
 # -- small typed readers ------------------------------------------------------
@@ -165,6 +166,10 @@ def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
     if mean == 0.0 and dist != "deterministic":
         raise ConfigError(f"{full}.mean_h", mean, f"expected > 0 for dist={dist} (use dist=deterministic, mean_h=0 for 'no such step')")
     return DistSpec(dist=dist, mean_h=mean, cv=cv)
+        if 0.0 < cv < MIN_CV:
+            # A gamma of shape 1/cv^2 overflows for cv below ~1e-155 (NaN or
+            # ZeroDivisionError in sim.distributions); such a cv is a constant anyway.
+            raise ConfigError(f"{full}.cv", cv, f"expected 0 (no variation) or a number >= {MIN_CV:g} and <= 10")
 
 
 def _town(cfg: Mapping) -> TownSpec:

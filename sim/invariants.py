@@ -2,11 +2,13 @@
 
 After each replication the runner hands the records to ``check``, which
 raises ``InvariantError`` naming the invariant, the first offending matter
-(with its whole row) and the configuration. The checks are exact (equalities
+(with its whole row) and the configuration. The checks are exact (orders
 of recorded times, counts and capacities), apart from a tolerance of a few
-units in the last place of the horizon on comparisons between a stored time
-and the simulation clock: SimPy moves its clock to ``now + delay``, which can
-round one ulp away from the time the delay was computed from.
+units in the last place of the horizon where a clock time is compared for
+equality with a time computed from the records (an escalation at report +
+threshold): SimPy moves its clock to ``now + delay``, which can round one ulp
+away from the target the delay was computed from. An order is never relaxed:
+a matter started one ulp before its report is still started before it.
 
 What is checked:
 
@@ -54,13 +56,9 @@ import numpy as np
 from . import metrics
 from .distributions import Duration
 from .records import TIME_COLUMNS, Records
+from .routing import POLICIES, Tiered, make_policy
 from .scenario import COMPLEXITIES, STEPS, Scenario
 
-ROUTE_RULES = frozenset({"tiered", "grid_only"})
-"""Policies whose routes the ``route`` and ``escalation`` checks know.
-
-A new policy gets the generic checks only until its route is described here.
-"""
 
 LITTLE_RTOL = 1e-9
 _EPS = float(np.finfo(float).eps)
@@ -124,6 +122,19 @@ class _Checker:
         # Clock-versus-stored-time slack (see the module docstring).
         self.tol = 8.0 * _EPS * max(self.h, 1.0)
         self.has = tuple(not Duration(scenario.handling.step(s)).is_zero for s in STEPS)
+        # Matters whose residents petitioned (realism mechanism; absent = never).
+        t_pet = rec.times.get("t_petition")
+        self.petitioned = np.zeros(len(rec), bool) if t_pet is None else ~np.isnan(t_pet)
+        policy = POLICIES.get(scenario.routing.policy)
+        # Route checks describe Tiered.next_step; a policy with its own
+        # next_step gets the generic checks only.
+        self.known_route = policy is not None and issubclass(policy, Tiered) and policy.next_step is Tiered.next_step
+        self.escalate_after_h = (make_policy(scenario.routing.policy, scenario.routing.escalate_after_h).escalate_after_h
+                                 if policy is not None else None)
+        calendars = getattr(scenario, "calendars", None)
+        # Desks off shift may leave matters waiting: work conservation then
+        # holds only around the clock.
+        self.departments_always_on = getattr(calendars, "departments", None) is None
 
     def fail(self, invariant: str, detail: str, mask: np.ndarray | None = None) -> None:
         mid = None
@@ -153,7 +164,7 @@ class _Checker:
             self.fail("columns", f"time columns {sorted(r.times)} differ from {sorted(TIME_COLUMNS)}")
         bad_cx = (r.complexity < 0) | (r.complexity >= len(COMPLEXITIES))
         self.fail("columns", "complexity code out of range", bad_cx)
-        self.fail("columns", "resolver code not in {-1, 0, 1, 2}", (r.resolver < -1) | (r.resolver > 2))
+        self.fail("columns", "resolver code not in {-1, 0, 1, 2, 3}", (r.resolver < -1) | (r.resolver > 3))
 
     def times(self) -> None:
         t0 = self.col("t_report")
@@ -189,32 +200,33 @@ class _Checker:
             ("t_report", "t_closed"),
         )
         for a, b in chains:
-            # NaN compares False, so only pairs where both times are present count.
-            self.fail("order", f"{a} > {b}", self.col(a) > self.col(b) + self.tol)
+            # Exact: NaN compares False, so only pairs where both are present count.
+            self.fail("order", f"{a} > {b}", self.col(a) > self.col(b))
 
     def route(self) -> None:
-        """Routes of the policies in ``ROUTE_RULES`` (see ``sim.routing.Tiered``)."""
-        if self.scenario.routing.policy not in ROUTE_RULES:
+        """Routes of ``sim.routing.Tiered`` and the policies that share its ``next_step``."""
+        if not self.known_route:
             return
         r = self.rec
         has = self.has
         cx = r.complexity
         esc = r.escalated
+        pet = self.petitioned
         resolving = np.select([cx == _CX_SIMPLE, cx == _CX_DIFFICULT], [has[_SIMPLE], has[_DEPARTMENT]], has[_URGENT])
         res_in = self.col("t_res_in")
         handled = ~np.isnan(self.col("t_handled"))
         closed = ~np.isnan(self.col("t_closed"))
         self.fail("route", "a matter whose complexity has no resolving step entered a resolving queue",
-                  ~resolving & ~np.isnan(res_in))
-        self.fail("route", "closed without its resolving step being handled", closed & resolving & ~handled)
-        expected = np.select([esc, cx == _CX_SIMPLE, cx == _CX_DIFFICULT], [1, 0, 1], 2)
-        self.fail("route", "resolved by the wrong kind of server (0 worker, 1 department, 2 enforcement)",
+                  ~pet & ~resolving & ~np.isnan(res_in))
+        self.fail("route", "closed without its resolving step being handled", closed & (resolving | pet) & ~handled)
+        expected = np.select([pet, esc, cx == _CX_SIMPLE, cx == _CX_DIFFICULT], [3, 1, 0, 1], 2)
+        self.fail("route", "resolved by the wrong kind of server (0 worker, 1 department, 2 enforcement, 3 petitions)",
                   (r.resolver >= 0) & (r.resolver != expected))
         # A simple matter is submitted to its worker at its report time, and a
         # difficult or urgent one skips triage when there is none.
         direct = (cx == _CX_SIMPLE) | (not has[_TRIAGE])
         self.fail("route", "queue entry differs from report time although the route starts there",
-                  direct & ~esc & ~np.isnan(res_in) & (np.abs(res_in - self.col("t_report")) > self.tol))
+                  direct & ~esc & ~pet & ~np.isnan(res_in) & (np.abs(res_in - self.col("t_report")) > self.tol))
         # None lost: without a feedback visit the matter closes the moment its
         # resolving step is done; with no step at all, at its report time.
         if not has[_FEEDBACK]:
@@ -224,27 +236,45 @@ class _Checker:
             self.fail("route", "a matter with no steps was not closed at its report time",
                       no_step & ~(np.abs(self.col("t_closed") - self.col("t_report")) <= self.tol))
 
+    def petitions(self) -> None:
+        """A petition is a matter nobody had started when its resident's patience ran out."""
+        r = self.rec
+        pet = self.petitioned
+        if "t_petition" not in r.times:
+            self.fail("petition", "resolved by the petitions office without a petition time", r.resolver == 3)
+            return
+        t_pet = self.col("t_petition")
+        self.fail("petition", "resolved by the petitions office without a petition", ~pet & (r.resolver == 3))
+        self.fail("petition", "petition time differs from its entry into the petitions queue",
+                  pet & (self.col("t_res_in") != t_pet))
+        self.fail("petition", "someone had started on the matter before its petition",
+                  pet & (self.col("t_start") < t_pet - self.tol))
+        self.fail("petition", "petition before the report or after the horizon",
+                  pet & ((t_pet < self.col("t_report") - self.tol) | (t_pet > self.h)))
+        if getattr(getattr(self.scenario, "petitions", None), "patience_mean_h", None) is None:
+            self.fail("petition", "a petition although petitions are off", pet)
+
     def escalation(self) -> None:
+        if not self.known_route:
+            return
         r = self.rec
         esc = r.escalated
-        h_esc = self.scenario.routing.escalate_after_h
-        active = (self.scenario.routing.policy == "tiered" and h_esc is not None
-                  and self.has[_SIMPLE] and self.has[_DEPARTMENT])
-        if self.scenario.routing.policy not in ROUTE_RULES:
-            return
+        h_esc = self.escalate_after_h
+        active = h_esc is not None and self.has[_SIMPLE] and self.has[_DEPARTMENT]
         if not active:
             self.fail("escalation", "escalated although the rule never escalates", esc)
             return
         t0 = self.col("t_report")
+        pet = self.petitioned  # a petition overwrites the queue entry time and ends the wait
         self.fail("escalation", "escalated a matter that is not simple", esc & (r.complexity != _CX_SIMPLE))
         self.fail("escalation", f"escalated at a time other than report + {h_esc:g} h",
-                  esc & ~(np.abs(self.col("t_res_in") - (t0 + h_esc)) <= self.tol))
+                  esc & ~pet & ~(np.abs(self.col("t_res_in") - (t0 + h_esc)) <= self.tol))
         hs = self.col("t_handle_start")
         self.fail("escalation", "an escalated matter was started by its worker before the department",
-                  esc & ~np.isnan(hs) & (self.col("t_start") != hs))
+                  esc & ~pet & ~np.isnan(hs) & (self.col("t_start") != hs))
         # A simple matter still waiting for its worker at report + threshold
-        # must have been escalated (the escalator and the worker may tie).
-        simple = (r.complexity == _CX_SIMPLE) & ~esc
+        # must have been escalated (the escalation timer and the worker may tie).
+        simple = (r.complexity == _CX_SIMPLE) & ~esc & ~pet
         due = t0 + h_esc
         waited = np.where(np.isnan(hs), self.h, hs)
         self.fail("escalation", f"a simple matter waited for its worker more than {h_esc:g} h without escalation",
@@ -277,10 +307,13 @@ class _Checker:
         r = self.rec
         span = self.h - self.w
         busy, servers = r.pool_busy_h, r.pool_servers
+        duty = getattr(r, "pool_duty_h", None)
+        duty = np.zeros_like(busy) if duty is None else duty
         for i, name in enumerate(r.pool_name):
             cap = servers[i] * span
-            if not (0.0 <= busy[i] <= cap * (1.0 + 1e-12)):
-                self.fail("utilisation", f"pool {r.pool_kind[i]}:{name} busy {busy[i]!r} h outside [0, {cap!r}] "
+            if not (0.0 <= busy[i] and 0.0 <= duty[i] and busy[i] + duty[i] <= cap * (1.0 + 1e-12)):
+                self.fail("utilisation", f"pool {r.pool_kind[i]}:{name} busy {busy[i]!r} h on matters and "
+                                         f"{duty[i]!r} h on duties: outside [0, {cap!r}] "
                                          f"({servers[i]} servers x {span:g} h)")
         if np.any(r.grid_work_h < 0.0) or not np.all(np.isfinite(r.grid_work_h)):
             self.fail("utilisation", "negative or non-finite worker hours on a grid")
@@ -302,16 +335,22 @@ class _Checker:
         """Capacity, work conservation and Little's law per department; enforcement stage."""
         r = self.rec
         cats = [c for c, _ in self.scenario.arrivals.categories]
-        stage = metrics.department_stage(r)
+        # Not metrics.department_stage: a petitioned matter is in the petitions office.
+        stage = ((r.complexity == _CX_DIFFICULT) | r.escalated) & ~np.isnan(self.col("t_res_in")) & ~self.petitioned
         res_in, hs, hd = self.col("t_res_in"), self.col("t_handle_start"), self.col("t_handled")
         for dept in self.scenario.departments:
             codes = [cats.index(c) for c in dept.categories]
             sel = stage & np.isin(r.category, codes)
             label = f"department {dept.name}"
-            _service_checks(self, label, dept.staff, res_in, hs, hd, sel, conserving=True)
+            _service_checks(self, label, dept.staff, res_in, hs, hd, sel, conserving=self.departments_always_on)
             littles_law(self, f"{label} (queue)", res_in, hs, sel)
             littles_law(self, f"{label} (stage)", res_in, hd, sel)
-        urgent = (r.complexity == _CX_URGENT) & ~np.isnan(res_in)
+        if self.petitioned.any():
+            staff = self.scenario.petitions.staff  # type: ignore[attr-defined]
+            _service_checks(self, "petitions office", staff, res_in, hs, hd, self.petitioned,
+                            conserving=self.departments_always_on)
+            littles_law(self, "petitions office (stage)", res_in, hd, self.petitioned)
+        urgent = (r.complexity == _CX_URGENT) & ~np.isnan(res_in) & ~self.petitioned
         _service_checks(self, "enforcement", self.scenario.enforcement.teams, res_in, hs, hd, urgent,
                         conserving=False)
         littles_law(self, "enforcement (stage)", res_in, hd, urgent)
@@ -430,6 +469,7 @@ def check(records: Records, scenario: Scenario, *, replication: int | None = Non
     ck.times()
     ck.presence()
     ck.order()
+    ck.petitions()
     ck.route()
     ck.escalation()
     ck.deadlines()

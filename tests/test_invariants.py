@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from sim import invariants, metrics, runner
-from sim.compose import load_scenario
+from sim.compose import load_config, load_scenario
+from sim.config import build_scenario
 from sim.invariants import InvariantError, check, little_sides
 from sim.records import Records
 from sim.scenario import Scenario
@@ -34,9 +35,33 @@ BUSY_TOWN = [
 ]
 
 
+REALISM = ("calendars", "duties", "travel", "petitions", "assessment")
+
+
+def busy_scenario(realism: bool) -> Scenario:
+    """The busy town, with the realism mechanisms as configured or all off."""
+    cfg = load_config(BUSY_TOWN)
+    if not realism:
+        for key in REALISM:
+            cfg.pop(key, None)  # the scenario's defaults switch every mechanism off
+        if isinstance(cfg["arrivals"].get("profile"), dict):
+            cfg["arrivals"]["profile"] = None
+        cfg["arrivals"].pop("discovered_per_duty_h", None)
+    return build_scenario(cfg)
+
+
 @pytest.fixture(scope="module")
 def busy() -> tuple[Records, Scenario]:
-    scenario = load_scenario(BUSY_TOWN)
+    """Queueing only: every invariant applies, work conservation included."""
+    scenario = busy_scenario(realism=False)
+    rec = run_replication(scenario, build_layout(scenario.town), 0)
+    return rec, scenario
+
+
+@pytest.fixture(scope="module")
+def realistic() -> tuple[Records, Scenario]:
+    """The same town with the default realism mechanisms (shifts, petitions...)."""
+    scenario = busy_scenario(realism=True)
     rec = run_replication(scenario, build_layout(scenario.town), 0)
     return rec, scenario
 
@@ -72,6 +97,21 @@ def test_real_runs_pass_and_exercise_the_checked_mechanisms(busy):
     dept_wait = rec.t_handle_start - rec.t_res_in
     assert np.nanmax(dept_wait[rec.resolver == 1]) > 0, "departments should queue"
     assert np.isnan(rec.t_closed).any(), "some matters should be open at the horizon"
+
+
+def test_realistic_run_passes(realistic):
+    rec, scenario = realistic
+    check(rec, scenario, replication=0)
+
+
+def test_petition_corruptions_are_caught(realistic):
+    rec, scenario = realistic
+    if "t_petition" not in rec.times or not (~np.isnan(rec.t_petition)).any():
+        pytest.skip("no petitions mechanism, or no petition in this run")
+    mid = first(~np.isnan(rec.t_petition))
+    expect("petition", with_times(rec, t_res_in=lambda c: c.__setitem__(mid, c[mid] - 1e-3)), scenario)
+    other = first(np.isnan(rec.t_petition) & (rec.resolver >= 0))
+    expect("petition", dataclasses.replace(rec, resolver=_set(rec.resolver, other, 3)), scenario)
 
 
 @pytest.mark.parametrize("overrides", [
@@ -216,3 +256,26 @@ def test_runner_raises_on_a_violation(monkeypatch, tmp_path):
     with pytest.raises(InvariantError):
         runner.run(scenario, tmp_path / "run")
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="model bug: Model._arrivals yields timeout(report - now), and SimPy's "
+                   "clock now + (report - now) can round one ulp below report, so a matter is started or "
+                   "closed before its recorded report time (sim/model.py, Model._arrivals)")
+def test_model_clock_lands_exactly_on_report_times():
+    # Two matters reported at t1 < t2 chosen so that t1 + (t2 - t1) rounds
+    # below t2 in binary floating point; no step exists, so each closes the
+    # moment it arrives. Its closing time must not precede its report.
+    from sim import arrivals as arrivals_mod
+    from sim.model import Model
+    cfg = load_config(["horizon_days=1", "warmup_days=0", "routing=grid_only", "enforcement.teams=0"])
+    for step in ("simple", "triage", "department", "urgent", "feedback"):
+        cfg["handling"][step] = {"dist": "deterministic", "mean_h": 0}
+    scenario = build_scenario(cfg)
+    layout = build_layout(scenario.town)
+    full = arrivals_mod.generate(scenario, layout, 0)
+    two = dataclasses.replace(full, **{f.name: getattr(full, f.name)[:2] for f in dataclasses.fields(full)})
+    t1, t2 = 0.07945364671191701, 1.3404388552033557
+    assert t1 + (t2 - t1) < t2  # the premise: this pair rounds down
+    two = dataclasses.replace(two, time_h=np.array([t1, t2]))
+    rec = Model(scenario, layout, two).run()
+    assert rec.t_closed[1] >= rec.t_report[1], (rec.t_report[1], rec.t_closed[1])
