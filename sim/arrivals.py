@@ -24,7 +24,7 @@ import numpy as np
 
 from . import streams
 from .distributions import Duration
-from .scenario import STEPS, Scenario
+from .scenario import STEPS, ProfileSpec, Scenario
 from .town import Layout
 
 # Columns of the per-matter uniform draws. Never reorder: the order is part of
@@ -46,10 +46,11 @@ class Arrivals:
     Attributes:
         time_h: report time.
         grid: grid index.
-        category: index into ``scenario.CATEGORIES`` order of the arrival spec.
+        category: index into the arrival spec's category order.
         complexity: 0 simple, 1 difficult, 2 urgent.
         work_h: work content of each step, shape (n, 5), columns in ``STEPS`` order.
-        extra_u: reserved per-matter uniforms, shape (n, 4).
+        extra_u: reserved per-matter uniforms, shape (n, 4) (``EXTRA_COLUMNS``).
+        discovered: found by a worker on duty (else reported by a resident).
     """
 
     time_h: np.ndarray
@@ -58,6 +59,7 @@ class Arrivals:
     complexity: np.ndarray
     work_h: np.ndarray
     extra_u: np.ndarray
+    discovered: np.ndarray
 
     def __len__(self) -> int:
         return int(self.time_h.size)
@@ -73,22 +75,54 @@ def block_people(layout: Layout, block_size: int) -> np.ndarray:
     return people
 
 
-def generate(scenario: Scenario, layout: Layout, replication: int) -> Arrivals:
-    """Draw every matter reported over the horizon of one replication."""
+def rate_multiplier(profile: ProfileSpec, t: np.ndarray) -> np.ndarray:
+    """Arrival-rate multiplier at times ``t`` (hours; time 0 is Monday 00:00)."""
+    m = np.ones_like(t)
+    if profile.hour_of_day is not None:
+        m *= np.asarray(profile.hour_of_day)[(np.floor(t).astype(np.int64)) % 24]
+    if profile.day_of_week is not None:
+        m *= np.asarray(profile.day_of_week)[(np.floor(t / 24.0).astype(np.int64)) % 7]
+    for start_day, end_day, mult in profile.periods:
+        m[(t >= 24.0 * start_day) & (t < 24.0 * end_day)] *= mult
+    return m
+
+
+class _Births:
+    """Turns uniforms into matters: the nature of a matter, drawn at birth."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        spec = scenario.arrivals
+        self.cat_cum = np.cumsum([s for _, s in spec.categories])
+        self.cx_cum = np.cumsum([s for _, s in spec.complexity])
+        self.durations = [Duration(scenario.handling.step(name)) for name in STEPS]
+
+    def __call__(self, t: np.ndarray, u: np.ndarray, grid: np.ndarray, discovered: bool) -> tuple:
+        work = np.empty((t.size, len(STEPS)))
+        for j, dur in enumerate(self.durations):
+            work[:, j] = dur.ppf(u[:, U_STEP0 + j])
+        return (
+            t,
+            grid.astype(np.int32),
+            _pick(self.cat_cum, u[:, U_CATEGORY]).astype(np.int8),
+            _pick(self.cx_cum, u[:, U_COMPLEXITY]).astype(np.int8),
+            work,
+            u[:, EXTRA_COLUMNS].copy(),
+            np.full(t.size, discovered),
+        )
+
+
+def _resident_reports(scenario: Scenario, layout: Layout, replication: int, births: _Births):
+    """Matters reported by residents, block by block (thinned if the rate varies)."""
     spec = scenario.arrivals
     horizon = scenario.run.horizon_h
     seed = scenario.run.seed
     bsize = spec.block_people
     people = block_people(layout, bsize)
-    rate_per_person_h = spec.per_1000_people_day / 1000.0 / 24.0
-
-    cat_cum = np.cumsum([s for _, s in spec.categories])
-    cx_cum = np.cumsum([s for _, s in spec.complexity])
-    durations = [Duration(scenario.handling.step(name)) for name in STEPS]
-
-    parts: list[tuple[np.ndarray, ...]] = []
+    profile = spec.profile
+    bound = 1.0 if profile.is_flat else (profile.thinning_bound or profile.max_multiplier())
+    rate_per_person_h = spec.per_1000_people_day / 1000.0 / 24.0 * bound
     for start in range(0, people.size, _BLOCKS_PER_CHUNK):
-        times, u_rows, first_res = [], [], []
+        times, u_rows, residents = [], [], []
         for b in range(start, min(start + _BLOCKS_PER_CHUNK, people.size)):
             rng = streams.stream(seed, replication, streams.ARRIVALS, b)
             n = rng.poisson(rate_per_person_h * people[b] * horizon)
@@ -97,25 +131,53 @@ def generate(scenario: Scenario, layout: Layout, replication: int) -> Arrivals:
             times.append(np.sort(rng.uniform(0.0, horizon, n)))
             u = rng.random((n, N_UNIFORMS))
             u_rows.append(u)
-            first_res.append(np.full(n, b * bsize + 0.0))
-            first_res[-1] += np.floor(u[:, U_RESIDENT] * people[b])
+            residents.append(b * bsize + np.floor(u[:, U_RESIDENT] * people[b]).astype(np.int64))
         if not times:
             continue
         t = np.concatenate(times)
         u = np.concatenate(u_rows)
-        resident = np.concatenate(first_res).astype(np.int64)
-        grid = layout.grid_of_resident(resident).astype(np.int32)
-        category = _pick(cat_cum, u[:, U_CATEGORY]).astype(np.int8)
-        complexity = _pick(cx_cum, u[:, U_COMPLEXITY]).astype(np.int8)
-        work = np.empty((t.size, len(STEPS)))
-        for j, dur in enumerate(durations):
-            work[:, j] = dur.ppf(u[:, U_STEP0 + j])
-        parts.append((t, grid, category, complexity, work, u[:, EXTRA_COLUMNS].copy()))
+        resident = np.concatenate(residents)
+        if not profile.is_flat:  # Lewis-Shedler thinning: keep with probability rate(t) / bound
+            keep = u[:, U_THIN] * bound < rate_multiplier(profile, t)
+            t, u, resident = t[keep], u[keep], resident[keep]
+        yield births(t, u, layout.grid_of_resident(resident), False)
 
+
+def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births: _Births):
+    """Matters found by workers on duty: per grid, at a rate per expected duty hour.
+
+    A grid's workers spend ``duties.share`` of their on-shift time on duties,
+    so matters are found at ``discovered_per_duty_h * share * workers`` per
+    on-shift hour (each grid has its own stream).
+    """
+    rate = scenario.arrivals.discovered_per_duty_h * scenario.duties.share
+    if rate <= 0.0:
+        return
+    horizon = scenario.run.horizon_h
+    cal = scenario.calendars.workers
+    per_grid = rate * scenario.staffing.workers_per_grid
+    for g in range(layout.n_grids):
+        rng = streams.stream(scenario.run.seed, replication, streams.DISCOVERY, g)
+        n = rng.poisson(per_grid * horizon)
+        if n == 0:
+            continue
+        t = np.sort(rng.uniform(0.0, horizon, n))
+        u = rng.random((n, N_UNIFORMS))
+        if cal is not None:  # found only while on shift: keep the on-shift candidates
+            keep = cal.on_mask(t)
+            t, u = t[keep], u[keep]
+        yield births(t, u, np.full(t.size, g), True)
+
+
+def generate(scenario: Scenario, layout: Layout, replication: int) -> Arrivals:
+    """Draw every matter of one replication: resident reports and finds on duty."""
+    births = _Births(scenario)
+    parts = [*_resident_reports(scenario, layout, replication, births),
+             *_found_on_duty(scenario, layout, replication, births)]
     if not parts:
         return Arrivals(
-            np.empty(0), np.empty(0, np.int32), np.empty(0, np.int8),
-            np.empty(0, np.int8), np.empty((0, len(STEPS))), np.empty((0, len(EXTRA_COLUMNS))),
+            np.empty(0), np.empty(0, np.int32), np.empty(0, np.int8), np.empty(0, np.int8),
+            np.empty((0, len(STEPS))), np.empty((0, len(EXTRA_COLUMNS))), np.empty(0, bool),
         )
     cols = [np.concatenate(c) for c in zip(*parts)]
     order = np.argsort(cols[0], kind="stable")
@@ -164,4 +226,5 @@ def hand_placed(
         complexity=cx[order],
         work_h=work[order],
         extra_u=np.full((n, len(EXTRA_COLUMNS)), 0.5)[order],
+        discovered=np.zeros(n, dtype=bool),
     )

@@ -35,6 +35,15 @@ def load_scenario(overrides: Sequence[str] = ()) -> Scenario:
     return build_scenario(load_config(overrides))
 
 
+REALISM_OFF: tuple[str, ...] = (
+    "calendars.workers=null", "calendars.departments=null", "calendars.enforcement=null",
+    "duties.share=0", "travel.worker_speed_kmh=null", "petitions.patience_mean_h=null",
+    "arrivals.profile.hour_of_day=null", "arrivals.profile.day_of_week=null", "arrivals.profile.periods=[]",
+    "arrivals.discovered_per_duty_h=0", "assessment.period_days=null",
+)
+"""Overrides that switch every realism mechanism off (the foundation's queueing model)."""
+
+
 def mmc_overrides(c: int, load: float, service_h: float = 1.0, dist: str = "exponential",
                   horizon_days: float = 400.0, warmup_days: float = 40.0) -> list[str]:
     """Overrides that reduce the model to an M/G/c queue with ordinary config keys.
@@ -55,4 +64,5 @@ def mmc_overrides(c: int, load: float, service_h: float = 1.0, dist: str = "expo
         "handling.triage.dist=deterministic", "handling.triage.mean_h=0",
         "handling.feedback.dist=deterministic", "handling.feedback.mean_h=0",
         f"horizon_days={horizon_days!r}", f"warmup_days={warmup_days!r}",
+        *REALISM_OFF,
     ]

@@ -15,11 +15,19 @@ from typing import Any
 
 from .distributions import FAMILIES, FAMILIES_WITH_CV
 from .routing import POLICIES
+from .calendar import Calendar
 from .scenario import (
     CATEGORIES,
     COMPLEXITIES,
     STEPS,
     ArrivalSpec,
+    AssessmentSpec,
+    CalendarsSpec,
+    DutySpec,
+    PetitionSpec,
+    ProfileSpec,
+    SatisfactionSpec,
+    TravelSpec,
     DepartmentSpec,
     DistSpec,
     EnforcementSpec,
@@ -40,6 +48,7 @@ UNIT_KINDS = ("village", "community")
 POOLINGS = ("grid", "unit")
 BASES = ("town", "units")
 MAX_GRIDS = 200_000
+MIN_CV = 1e-6  # below this a duration is constant to double precision
 
 
 class ConfigError(ValueError):
@@ -48,7 +57,6 @@ class ConfigError(ValueError):
     def __init__(self, key: str, value: Any, allowed: str) -> None:
         self.key, self.value, self.allowed = key, value, allowed
         super().__init__(f"invalid config: {key}={value!r}: {allowed}")
-MIN_CV = 1e-6  # below this a duration is constant to double precision
 
 
 # -- small typed readers ------------------------------------------------------
@@ -158,6 +166,10 @@ def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
         cv = _number(section, "cv", full, lo=0.0, hi=10.0)
         if cv is None:
             raise ConfigError(f"{full}.cv", None, f"required for dist={dist}")
+        if 0.0 < cv < MIN_CV:
+            # A gamma of shape 1/cv^2 overflows for cv below ~1e-155 (NaN or
+            # ZeroDivisionError in sim.distributions); such a cv is a constant anyway.
+            raise ConfigError(f"{full}.cv", cv, f"expected 0 (no variation) or a number >= {MIN_CV:g} and <= 10")
     elif section.get("cv") is not None:
         # exponential (cv 1) and deterministic (cv 0) have no free cv: a cv left
         # over from the default family is ignored, so `handling.X.dist=exponential`
@@ -166,10 +178,6 @@ def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
     if mean == 0.0 and dist != "deterministic":
         raise ConfigError(f"{full}.mean_h", mean, f"expected > 0 for dist={dist} (use dist=deterministic, mean_h=0 for 'no such step')")
     return DistSpec(dist=dist, mean_h=mean, cv=cv)
-        if 0.0 < cv < MIN_CV:
-            # A gamma of shape 1/cv^2 overflows for cv below ~1e-155 (NaN or
-            # ZeroDivisionError in sim.distributions); such a cv is a constant anyway.
-            raise ConfigError(f"{full}.cv", cv, f"expected 0 (no variation) or a number >= {MIN_CV:g} and <= 10")
 
 
 def _town(cfg: Mapping) -> TownSpec:
@@ -216,15 +224,144 @@ def _town(cfg: Mapping) -> TownSpec:
     return spec
 
 
+def _weights(cfg: Mapping, key: str, path: str, n: int) -> tuple[float, ...] | None:
+    full = f"{path}.{key}"
+    value = cfg.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise ConfigError(full, value, f"expected a list of {n} non-negative weights, or null for flat")
+    out = []
+    for i, w in enumerate(value):
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ConfigError(f"{full}[{i}]", w, "expected a finite number >= 0")
+        out.append(float(w))
+    mean = sum(out) / n
+    if mean <= 0:
+        raise ConfigError(full, value, "at least one weight must be > 0")
+    return tuple(w / mean for w in out)  # normalised to mean 1: the base rate stays the average
+
+
+def _profile(a: Mapping) -> ProfileSpec:
+    p = a.get("profile")
+    if p is None:
+        return ProfileSpec()
+    if not isinstance(p, Mapping):
+        raise ConfigError("arrivals.profile", p, "expected a mapping (hour_of_day, day_of_week, periods, thinning_bound) or null")
+    path = "arrivals.profile"
+    _known(p, path, ("hour_of_day", "day_of_week", "periods", "thinning_bound"))
+    periods = []
+    raw = p.get("periods") or []
+    if not isinstance(raw, (list, tuple)):
+        raise ConfigError(f"{path}.periods", raw, "expected a list of {start_day, end_day, multiplier}")
+    for i, per in enumerate(raw):
+        ppath = f"{path}.periods[{i}]"
+        if not isinstance(per, Mapping):
+            raise ConfigError(ppath, per, "expected a mapping with start_day, end_day, multiplier")
+        _known(per, ppath, ("start_day", "end_day", "multiplier", "name"))
+        start = _number(per, "start_day", ppath, lo=0.0)
+        end = _number(per, "end_day", ppath, lo=0.0)
+        if end <= start:
+            raise ConfigError(f"{ppath}.end_day", end, f"must be after start_day ({start:g})")
+        periods.append((start, end, _number(per, "multiplier", ppath, lo=0.0, hi=1000.0)))
+    spec = ProfileSpec(
+        hour_of_day=_weights(p, "hour_of_day", path, 24),
+        day_of_week=_weights(p, "day_of_week", path, 7),
+        periods=tuple(periods),
+        thinning_bound=_number(p, "thinning_bound", path, lo=0.0, lo_open=True, optional=True, default=None),
+    )
+    if spec.thinning_bound is not None and spec.thinning_bound < spec.max_multiplier() - 1e-12:
+        raise ConfigError(f"{path}.thinning_bound", spec.thinning_bound,
+                          f"must be >= the profile's largest rate multiplier ({spec.max_multiplier():.4g})")
+    return spec
+
+
 def _arrivals(cfg: Mapping) -> ArrivalSpec:
     a = _section(cfg, "arrivals", "")
-    _known(a, "arrivals", ("per_1000_people_day", "categories", "complexity", "block_people"))
+    _known(a, "arrivals", ("per_1000_people_day", "categories", "complexity", "block_people", "profile",
+                           "discovered_per_duty_h"))
     return ArrivalSpec(
         per_1000_people_day=_number(a, "per_1000_people_day", "arrivals", lo=0.0),
         categories=_shares(a, "categories", "arrivals", CATEGORIES),
         complexity=_shares(a, "complexity", "arrivals", COMPLEXITIES),
         block_people=_integer(a, "block_people", "arrivals", lo=1, default=50),
+        profile=_profile(a),
+        discovered_per_duty_h=_number(a, "discovered_per_duty_h", "arrivals", lo=0.0, default=0.0),
     )
+
+
+def _calendar(c: Mapping, key: str, path: str) -> Calendar | None:
+    full = f"{path}.{key}"
+    value = c.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ConfigError(full, value, "expected {days: [0-6...], start_h, end_h} or null for around the clock")
+    _known(value, full, ("days", "start_h", "end_h"))
+    days = value.get("days")
+    if not isinstance(days, (list, tuple)) or not days or any(
+            isinstance(d, bool) or not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+        raise ConfigError(f"{full}.days", days, "expected a non-empty list of weekdays 0 (Monday) to 6 (Sunday)")
+    start = _number(value, "start_h", full, lo=0.0, hi=24.0)
+    end = _number(value, "end_h", full, lo=0.0, hi=24.0)
+    if end <= start:
+        raise ConfigError(f"{full}.end_h", end, f"must be after start_h ({start:g}); night shifts are not supported")
+    return Calendar(days=tuple(sorted(set(days))), start_h=start, end_h=end)
+
+
+def _realism(cfg: Mapping) -> dict[str, Any]:
+    """The optional realism sections; each missing section means 'off'."""
+    out: dict[str, Any] = {}
+    c = cfg.get("calendars") or {}
+    if not isinstance(c, Mapping):
+        raise ConfigError("calendars", c, "expected a mapping (workers, departments, enforcement)")
+    _known(c, "calendars", ("workers", "departments", "enforcement"))
+    out["calendars"] = CalendarsSpec(**{k: _calendar(c, k, "calendars") for k in ("workers", "departments", "enforcement")})
+
+    d = cfg.get("duties") or {}
+    _known(d, "duties", ("share", "block_h"))
+    out["duties"] = DutySpec(share=_number(d, "share", "duties", lo=0.0, hi=0.95, default=0.0),
+                             block_h=_number(d, "block_h", "duties", lo=0.0, lo_open=True, default=1.0))
+
+    t = cfg.get("travel") or {}
+    _known(t, "travel", ("worker_speed_kmh", "road_factor"))
+    out["travel"] = TravelSpec(
+        worker_speed_kmh=_number(t, "worker_speed_kmh", "travel", lo=0.0, lo_open=True, optional=True, default=None),
+        road_factor=_number(t, "road_factor", "travel", lo=1.0, default=1.0))
+
+    p = cfg.get("petitions") or {}
+    _known(p, "petitions", ("patience_mean_h", "staff"))
+    out["petitions"] = PetitionSpec(
+        patience_mean_h=_number(p, "patience_mean_h", "petitions", lo=0.0, lo_open=True, optional=True, default=None),
+        staff=_integer(p, "staff", "petitions", lo=1, default=1))
+
+    s = cfg.get("satisfaction") or {}
+    _known(s, "satisfaction", ("on_time", "floor", "decay_h", "no_feedback_penalty"))
+    on_time = _number(s, "on_time", "satisfaction", lo=0.0, hi=1.0, default=0.95)
+    floor = _number(s, "floor", "satisfaction", lo=0.0, hi=1.0, default=0.4)
+    if floor > on_time:
+        raise ConfigError("satisfaction.floor", floor, f"must be <= satisfaction.on_time ({on_time:g})")
+    out["satisfaction"] = SatisfactionSpec(
+        on_time=on_time, floor=floor,
+        decay_h=_number(s, "decay_h", "satisfaction", lo=0.0, lo_open=True, default=72.0),
+        no_feedback_penalty=_number(s, "no_feedback_penalty", "satisfaction", lo=0.0, hi=1.0, default=0.15))
+
+    a = cfg.get("assessment") or {}
+    path = "assessment"
+    _known(a, path, ("period_days", "threshold", "min_matters", "fails_to_replace", "vacancy_days",
+                     "learning_days", "learning_factor"))
+    out["assessment"] = AssessmentSpec(
+        period_days=_number(a, "period_days", path, lo=0.0, lo_open=True, optional=True, default=None),
+        threshold=_number(a, "threshold", path, lo=0.0, hi=1.0, default=0.8),
+        min_matters=_integer(a, "min_matters", path, lo=0, default=5),
+        fails_to_replace=_integer(a, "fails_to_replace", path, lo=1, default=2),
+        vacancy_days=_number(a, "vacancy_days", path, lo=0.0, default=30.0),
+        learning_days=_number(a, "learning_days", path, lo=0.0, default=90.0),
+        learning_factor=_number(a, "learning_factor", path, lo=0.0, lo_open=True, hi=100.0, default=1.5))
+    for key in ("duties", "travel", "petitions", "satisfaction", "assessment"):
+        if not isinstance(cfg.get(key) or {}, Mapping):
+            raise ConfigError(key, cfg.get(key), "expected a mapping")
+    return out
 
 
 def _handling(cfg: Mapping) -> HandlingSpec:
@@ -293,7 +430,8 @@ def _run(cfg: Mapping) -> RunSpec:
     return RunSpec(seed=seed, replications=reps, horizon_days=horizon, warmup_days=warmup)
 
 
-SCENARIO_KEYS = ("town", "arrivals", "handling", "staffing", "routing", "departments", "enforcement")
+SCENARIO_KEYS = ("town", "arrivals", "handling", "staffing", "routing", "departments", "enforcement",
+                 "calendars", "duties", "travel", "petitions", "satisfaction", "assessment")
 RUN_KEYS = ("seed", "replications", "horizon_days", "warmup_days")
 
 
@@ -320,9 +458,10 @@ def build_scenario(cfg: Mapping) -> Scenario:
     urgent_share = dict(arrivals.complexity)["urgent"]
     if enforcement.teams == 0 and urgent_share > 0 and not (handling.urgent.dist == "deterministic" and handling.urgent.mean_h == 0):
         raise ConfigError("enforcement.teams", 0, f"at least 1 team is needed when arrivals.complexity.urgent > 0 (it is {urgent_share:g})")
+    realism = _realism(cfg)
     return Scenario(
         town=town, arrivals=arrivals, handling=handling, staffing=staffing, routing=routing,
-        departments=departments, enforcement=enforcement, run=run,
+        departments=departments, enforcement=enforcement, run=run, **realism,
     )
 
 

@@ -39,8 +39,9 @@ def build_pool(model: "Model") -> Pool:
     grid_unit = layout.grid_unit.tolist()
     back = spec.return_to_base
 
-    def travel_h(server: Server, mid: int) -> tuple[float, float]:
+    def travel_h(server: Server, mid: int, step: int) -> tuple[float, float]:
         h = hours[server.home][grid_unit[model.grid[mid]]]  # type: ignore[index]
         return h, (h if back else 0.0)
 
-    return Pool(model, "enforcement", "enforcement", list(range(spec.teams)), travel_h)
+    return Pool(model, "enforcement", "enforcement", list(range(spec.teams)), travel_h,
+                calendar=model.scenario.calendars.enforcement)

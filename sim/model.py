@@ -5,7 +5,10 @@ The life of a matter: it is born in a grid (its nature already drawn, see
 department, the enforcement teams), each finished step asks the policy again,
 and the last step, the worker's feedback visit, closes it. Waiting matters
 past their deadline are supervised (``sim.service``); simple matters waiting
-too long for their worker are escalated here.
+too long for their worker are escalated, and residents who lose patience
+before anyone starts on their matter petition (both by timers set here).
+Closed matters leave their resident satisfied or not; workers are assessed on
+it and replaced after repeated failures (``sim.assessment``).
 
 The model never reads files or configs: it takes a ``Scenario``, a ``Layout``
 and the ``Arrivals`` of one replication, and returns ``Records``.
@@ -13,23 +16,24 @@ and the ``Arrivals`` of one replication, and returns ``Records``.
 
 from __future__ import annotations
 
+import math
 from array import array
-from collections import deque
+from functools import partial
 
 import numpy as np
 import simpy
 
-from . import departments, enforcement, workers
-from .arrivals import Arrivals, generate
-from .records import Records
-from .routing import DEPARTMENT, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, make_policy
-from .scenario import COMPLEXITIES, STEPS, Scenario
+from . import assessment, departments, enforcement, workers
+from .arrivals import EXTRA_COLUMNS, U_PATIENCE, U_SATISFACTION, Arrivals, generate
 from .distributions import Duration
+from .records import Records
+from .routing import DEPARTMENT, FEEDBACK, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, make_policy
+from .scenario import COMPLEXITIES, STEPS, Scenario
 from .service import Pool, Server
 from .town import Layout
 
 _NAN = float("nan")
-RESOLVER_CODES = {"worker": 0, "department": 1, "enforcement": 2}
+RESOLVER_CODES = {"worker": 0, "department": 1, "enforcement": 2, "petitions": 3}
 
 
 def _farray(values: np.ndarray) -> array:
@@ -61,6 +65,7 @@ class Model:
         self.grid = array("i", arrivals.grid.astype(np.int32).tobytes())
         self.category = bytes(arrivals.category.astype(np.uint8))
         self.complexity = bytes(arrivals.complexity.astype(np.uint8))
+        self.discovered = bytes(arrivals.discovered.astype(np.uint8))
         self.work = [_farray(arrivals.work_h[:, j]) for j in range(len(STEPS))]
         dl = np.asarray([scenario.routing.deadline(c) for c in COMPLEXITIES])
         self.deadline = _farray(arrivals.time_h + dl[arrivals.complexity])
@@ -68,10 +73,13 @@ class Model:
         self.supervised = bytearray(n)
         self.escalated = bytearray(n)
         self.resolver = bytearray(b"\xff" * n)
+        self.satisfied = bytearray(b"\xff" * n)
         self.t_start, self.t_onsite, self.t_res_in, self.t_hstart = (
             array("d", [_NAN]) * n for _ in range(4)
         )
-        self.t_honsite, self.t_handled, self.t_closed = (array("d", [_NAN]) * n for _ in range(3))
+        self.t_honsite, self.t_handled, self.t_closed, self.t_petition = (
+            array("d", [_NAN]) * n for _ in range(4)
+        )
 
         self.has_step = tuple(not Duration(scenario.handling.step(s)).is_zero for s in STEPS)
         self._difficulty = layout.grid_difficulty.tolist()
@@ -82,13 +90,23 @@ class Model:
         self.worker_pools, self._grid_pool = workers.build_pools(self)
         self.department_pools, self._category_pool = departments.build_pools(self)
         self.enforcement = enforcement.build_pool(self)
+        self.petitions: Pool | None = None
         self.pools: list[Pool] = [*self.worker_pools, *self.department_pools, self.enforcement]
+        self.policy.prepare(self)
 
-        self._escalations: deque[tuple[float, int, int, Pool]] = deque()
-        self._escalator_wake: simpy.Event | None = None
+        pet = scenario.petitions
+        self._patience: np.ndarray | None = None
+        if pet.patience_mean_h is not None:
+            self.petitions = departments.build_petitions_office(self)
+            self.pools.append(self.petitions)
+            self._patience = _farray(-pet.patience_mean_h * np.log1p(-arrivals.extra_u[:, EXTRA_COLUMNS.index(U_PATIENCE)]))
+            self._queued_in: dict[int, tuple[Pool, int]] = {}
+            self._timer_set = bytearray(n)
+        self._u_satisfaction = _farray(arrivals.extra_u[:, EXTRA_COLUMNS.index(U_SATISFACTION)])
+        self.assessor = assessment.Assessor(self) if scenario.assessment.period_days else None
+
         self.env.process(self._arrivals())
-        if self.policy.escalate_after_h is not None and self.has_step[DEPARTMENT]:
-            self.env.process(self._escalator())
+        self._start_shift_bells()
 
     # -- lookups used by policies ------------------------------------------
     def worker_pool(self, mid: int) -> Pool:
@@ -96,6 +114,10 @@ class Model:
 
     def department_pool(self, mid: int) -> Pool:
         return self._category_pool[self.category[mid]]
+
+    def window_overlap(self, start: float, length: float) -> float:
+        """Part of [start, start + length) inside the measurement window."""
+        return max(0.0, min(start + length, self.horizon_h) - max(start, self.warmup_h))
 
     # -- processes -----------------------------------------------------------
     def _arrivals(self):
@@ -107,33 +129,27 @@ class Model:
                 yield env.timeout(delay)
             self.route(mid, None)
 
-    def _escalator(self):
-        """Escalate simple matters still waiting for their worker after the threshold.
+    def _start_shift_bells(self) -> None:
+        """At each shift start, wake idle servers that have work waiting."""
+        by_calendar: dict[object, list[Pool]] = {}
+        for pool in self.pools:
+            if pool.calendar is not None:
+                by_calendar.setdefault(pool.calendar, []).append(pool)
+        for cal, pools in by_calendar.items():
+            self.env.process(self._bell(cal.shift_starts(self.horizon_h), pools))
 
-        Matters enter a worker's queue at their report time and the threshold
-        is the same for all, so escalation times arrive in order: one deque
-        and one process serve the whole town.
-        """
+    def _bell(self, starts: list[float], pools: list[Pool]):
         env = self.env
-        dq = self._escalations
-        token = self.token
-        while True:
-            if not dq:
-                self._escalator_wake = env.event()
-                yield self._escalator_wake
-                continue
-            t, mid, tok, pool = dq[0]
-            if token[mid] != tok:
-                dq.popleft()
-                continue
+        for t in starts:
             if t > env.now:
                 yield env.timeout(t - env.now)
-                continue
-            dq.popleft()
-            pool.withdraw(mid)
-            self.escalated[mid] = 1
-            self.t_res_in[mid] = env.now
-            self.department_pool(mid).submit(mid, DEPARTMENT, PRIO_NORMAL)
+            for pool in pools:
+                pool.wake_idle()
+
+    def at(self, t: float, callback, *args) -> None:
+        """Call ``callback(*args)`` at time ``t`` (a timer without a process)."""
+        ev = self.env.timeout(max(0.0, t - self.env.now))
+        ev.callbacks.append(partial(_fire, callback, args))
 
     # -- callbacks from pools -----------------------------------------------
     def route(self, mid: int, done: int | None) -> None:
@@ -148,14 +164,35 @@ class Model:
         pool.submit(mid, step, priority)
 
     def on_queued(self, pool: Pool, mid: int, step: int, token: int) -> None:
-        """A task had to wait: schedule its escalation check if the rule has one."""
+        """A task had to wait: set its escalation and patience timers."""
         h = self.policy.escalate_after_h
-        if h is None or step != SIMPLE or pool.kind != "worker" or not self.has_step[DEPARTMENT]:
+        if h is not None and step == SIMPLE and pool.kind == "worker" and self.has_step[DEPARTMENT]:
+            self.at(self.report[mid] + h, self._escalate, mid, token, pool)
+        if self._patience is not None and self.t_start[mid] != self.t_start[mid]:
+            self._queued_in[mid] = (pool, token)
+            if not self._timer_set[mid]:
+                self._timer_set[mid] = 1
+                self.at(self.report[mid] + self._patience[mid], self._abandon, mid)
+
+    def _escalate(self, mid: int, token: int, pool: Pool) -> None:
+        if self.token[mid] != token:  # started, moved or already escalated
             return
-        self._escalations.append((self.report[mid] + h, mid, token, pool))
-        wake = self._escalator_wake
-        if wake is not None and not wake.triggered:
-            wake.succeed()
+        pool.withdraw(mid)
+        self.escalated[mid] = 1
+        self.t_res_in[mid] = self.env.now
+        self.department_pool(mid).submit(mid, DEPARTMENT, PRIO_NORMAL)
+
+    def _abandon(self, mid: int) -> None:
+        """The resident's patience ran out before anyone started: a petition."""
+        if self.t_start[mid] == self.t_start[mid]:  # someone has started on it
+            return
+        pool, token = self._queued_in.pop(mid)
+        if self.token[mid] != token:  # pragma: no cover - moved without restarting the timer
+            return
+        pool.withdraw(mid)
+        self.t_petition[mid] = self.env.now
+        self.t_res_in[mid] = self.env.now
+        self.petitions.submit(mid, DEPARTMENT, PRIO_NORMAL)  # type: ignore[union-attr]
 
     def start(self, pool: Pool, server: Server, mid: int, step: int, now: float, out_h: float) -> float:
         """A server starts a step: record times, return the step's work in hours."""
@@ -166,12 +203,15 @@ class Model:
             self.t_hstart[mid] = now
             self.t_honsite[mid] = now + out_h
             self.resolver[mid] = RESOLVER_CODES[pool.kind]
-        if step == DEPARTMENT and self.escalated[mid]:
-            work = self.work[SIMPLE][mid]  # an escalated simple matter keeps its work content
+        if step == DEPARTMENT and (self.escalated[mid] or pool.kind == "petitions") and self.complexity[mid] == 0:
+            work = self.work[SIMPLE][mid]  # a simple matter keeps its simple work content
         else:
             work = self.work[step][mid]
-        if pool.kind == "worker" and not self._uniform_difficulty:
-            work *= self._difficulty[self.grid[mid]]
+        if pool.kind == "worker":
+            if not self._uniform_difficulty:
+                work *= self._difficulty[self.grid[mid]]
+            if server.learning_until > now:
+                work *= self.scenario.assessment.learning_factor
         return work
 
     def account(self, pool: Pool, server: Server, mid: int, start: float, busy_h: float) -> None:
@@ -193,12 +233,25 @@ class Model:
         if self.t_start[mid] != self.t_start[mid]:  # closed without any step
             self.t_start[mid] = self.t_onsite[mid] = now
         self.t_closed[mid] = now
+        sat = self.scenario.satisfaction
+        late = now - self.deadline[mid]
+        p = sat.on_time if late <= 0.0 else sat.floor + (sat.on_time - sat.floor) * math.exp(-late / sat.decay_h)
+        if not self.has_step[FEEDBACK]:
+            p -= sat.no_feedback_penalty
+        ok = self._u_satisfaction[mid] < p
+        self.satisfied[mid] = 1 if ok else 0
+        if self.assessor is not None:
+            self.assessor.closed(self.grid[mid], ok)
 
     # -- running -------------------------------------------------------------
     def run(self) -> Records:
         """Simulate to the horizon and return the records."""
         self.env.run(until=self.horizon_h)
         return Records.from_model(self)
+
+
+def _fire(callback, args, _event) -> None:
+    callback(*args)
 
 
 def run_replication(scenario: Scenario, layout: Layout, replication: int) -> Records:

@@ -17,9 +17,11 @@ from .scenario import COMPLEXITIES
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
 
-ROUTES = ("in_grid", "department", "enforcement", "escalated", "open")
-"""Route a matter took: who resolved it (``escalated``: a simple matter moved
-from its grid worker to a department; ``open``: not resolved by the horizon)."""
+ROUTES = ("in_grid", "department", "enforcement", "petition", "escalated", "open")
+"""Route a matter took: who resolved it (``petition``: its resident went over
+the grid's head and the petitions office resolved it; ``escalated``: a simple
+matter moved from its grid worker to a department; ``open``: not resolved by
+the horizon). The first four are also the resolver codes."""
 
 TIME_COLUMNS = (
     "t_report",
@@ -31,6 +33,7 @@ TIME_COLUMNS = (
     "t_handled",
     "t_closed",
     "t_deadline",
+    "t_petition",
 )
 
 
@@ -40,8 +43,10 @@ class Records:
 
     Attributes:
         grid, unit, category, complexity: per-matter attributes.
-        resolver: -1 not resolved, 0 grid worker, 1 department, 2 enforcement.
-        escalated, supervised: per-matter flags.
+        resolver: -1 not resolved, 0 grid worker, 1 department, 2 enforcement,
+            3 petitions office.
+        escalated, supervised, discovered: per-matter flags.
+        satisfied: 1 satisfied, 0 not, -1 not closed.
         times: the ``TIME_COLUMNS`` per matter.
         pool_kind, pool_name, pool_servers, pool_busy_h: per pool.
         grid_work_h: worker hours spent on each grid's matters in the window.
@@ -55,12 +60,17 @@ class Records:
     resolver: np.ndarray
     escalated: np.ndarray
     supervised: np.ndarray
+    discovered: np.ndarray
+    satisfied: np.ndarray
     times: dict[str, np.ndarray]
     pool_kind: tuple[str, ...]
     pool_name: tuple[str, ...]
     pool_servers: np.ndarray
     pool_busy_h: np.ndarray
+    pool_duty_h: np.ndarray
     grid_work_h: np.ndarray
+    replacement_times: np.ndarray
+    replacement_grids: np.ndarray
     warmup_h: float
     horizon_h: float
 
@@ -76,8 +86,8 @@ class Records:
     @property
     def route(self) -> np.ndarray:
         """Route code per matter, an index into ``ROUTES``."""
-        r = np.where(self.resolver < 0, 4, self.resolver).astype(np.int8)
-        r[self.escalated.astype(bool) & (self.resolver == 1)] = 3
+        r = np.where(self.resolver < 0, 5, self.resolver).astype(np.int8)
+        r[self.escalated.astype(bool) & (self.resolver == 1)] = 4
         return r
 
     @classmethod
@@ -97,7 +107,9 @@ class Records:
             "t_handled": col(model.t_handled),
             "t_closed": col(model.t_closed),
             "t_deadline": col(model.deadline),
+            "t_petition": col(model.t_petition),
         }
+        assessor = model.assessor
         return cls(
             grid=grid,
             unit=model.layout.grid_unit[grid].astype(np.int32),
@@ -106,12 +118,17 @@ class Records:
             resolver=np.frombuffer(bytes(model.resolver), dtype=np.int8).copy(),
             escalated=np.frombuffer(bytes(model.escalated), dtype=np.uint8).astype(bool),
             supervised=np.frombuffer(bytes(model.supervised), dtype=np.uint8).astype(bool),
+            discovered=np.frombuffer(model.discovered, dtype=np.uint8).astype(bool),
+            satisfied=np.frombuffer(bytes(model.satisfied), dtype=np.int8).copy(),
             times=times,
             pool_kind=tuple(p.kind for p in model.pools),
             pool_name=tuple(p.name for p in model.pools),
             pool_servers=np.asarray([p.size for p in model.pools], dtype=np.int64),
             pool_busy_h=np.asarray([p.busy_h for p in model.pools]),
+            pool_duty_h=np.asarray([p.duty_h for p in model.pools]),
             grid_work_h=model.grid_work_h.copy(),
+            replacement_times=np.asarray(assessor.replacement_times if assessor else [], dtype=float),
+            replacement_grids=np.asarray(assessor.replacement_grids if assessor else [], dtype=np.int64),
             warmup_h=model.warmup_h,
             horizon_h=model.horizon_h,
         )

@@ -36,6 +36,9 @@ class RoutingPolicy(Protocol):
     name: str
     escalate_after_h: float | None
 
+    def prepare(self, model: "Model") -> None:
+        """Adjust the model's pools before the run (e.g. link neighbours)."""
+
     def next_step(self, model: "Model", mid: int, done: int | None) -> tuple["Pool", int, int] | None:
         """Return ``(pool, step, priority)`` for the next step, or ``None`` to close."""
 
@@ -55,6 +58,9 @@ class Tiered:
     def __init__(self, escalate_after_h: float | None) -> None:
         self.escalate_after_h = escalate_after_h
 
+    def prepare(self, model: "Model") -> None:
+        pass
+
     def next_step(self, model: "Model", mid: int, done: int | None) -> tuple["Pool", int, int] | None:
         has = model.has_step
         cx = model.complexity[mid]
@@ -64,8 +70,13 @@ class Tiered:
                     return model.worker_pool(mid), SIMPLE, PRIO_NORMAL
                 return self._feedback(model, mid)
             if has[TRIAGE]:
-                prio = PRIO_URGENT if cx == CX_URGENT else PRIO_NORMAL
-                return model.worker_pool(mid), TRIAGE, prio
+                pool = model.worker_pool(mid)
+                if cx != CX_URGENT:
+                    return pool, TRIAGE, PRIO_NORMAL
+                # Urgent matters are still reported out of hours: with the
+                # worker off shift the platform dispatches a team directly.
+                if pool.on_shift():
+                    return pool, TRIAGE, PRIO_URGENT
             done = TRIAGE
         if done == TRIAGE:
             if cx == CX_URGENT and has[URGENT]:
@@ -97,7 +108,36 @@ class GridOnly(Tiered):
         super().__init__(None)
 
 
-POLICIES: dict[str, type[Tiered]] = {"tiered": Tiered, "grid_only": GridOnly}
+class NeighbourBackup(Tiered):
+    """The tiered rule plus cooperation between adjacent grids.
+
+    When every worker of a grid is busy and a worker of an adjacent grid is
+    free, that worker takes the matter; a worker with nothing of its own takes
+    the oldest waiting work of its neighbours (the cooperation that Larson's
+    hypercube queueing model describes). The grids of a village form a ring:
+    grid k's neighbours are k+1 then k-1 (its preference order). Only with
+    ``staffing.pooling = grid``: pooled workers already serve the whole unit.
+    """
+
+    name = "neighbour_backup"
+
+    def prepare(self, model: "Model") -> None:
+        if model.scenario.staffing.pooling != "grid":
+            return
+        layout = model.layout
+        for unit in range(layout.n_units):
+            grids = layout.grids_of_unit(unit).tolist()
+            k = len(grids)
+            for i, g in enumerate(grids):
+                order = []
+                for j in (i + 1, i - 1):
+                    nb = grids[j % k]
+                    if nb != g and nb not in order:
+                        order.append(nb)
+                model._grid_pool[g].neighbours = [model._grid_pool[nb] for nb in order]
+
+
+POLICIES: dict[str, type[Tiered]] = {"tiered": Tiered, "grid_only": GridOnly, "neighbour_backup": NeighbourBackup}
 """Registered routing policies, by the name used in ``routing.policy``."""
 
 

@@ -12,7 +12,9 @@ All times are hours. Config keys that carry another unit say so in their name
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .calendar import Calendar
 
 CATEGORIES: tuple[str, ...] = (
     "rural_revitalisation",
@@ -98,6 +100,40 @@ class TownSpec:
 
 
 @dataclass(frozen=True)
+class ProfileSpec:
+    """Time-varying arrival rate, generated exactly by thinning (Lewis-Shedler).
+
+    The rate at time t is the base rate times the hour-of-day weight, the
+    day-of-week weight (both normalised to mean 1, so the base rate stays the
+    long-run daily average) and the multiplier of any period containing t.
+
+    Attributes:
+        hour_of_day: 24 relative weights, or ``None`` for flat.
+        day_of_week: 7 relative weights (Monday first), or ``None`` for flat.
+        periods: ``(start_day, end_day, multiplier)`` surges or lulls.
+        thinning_bound: candidate rate over the base rate; ``None`` = the
+            profile's own maximum. Fix it (>= every profile's maximum) to keep
+            candidates, and so common random numbers, identical across
+            profiles.
+    """
+
+    hour_of_day: tuple[float, ...] | None = None
+    day_of_week: tuple[float, ...] | None = None
+    periods: tuple[tuple[float, float, float], ...] = ()
+    thinning_bound: float | None = None
+
+    @property
+    def is_flat(self) -> bool:
+        return self.hour_of_day is None and self.day_of_week is None and not self.periods
+
+    def max_multiplier(self) -> float:
+        hod = max(self.hour_of_day) if self.hour_of_day else 1.0
+        dow = max(self.day_of_week) if self.day_of_week else 1.0
+        per = max([1.0, *(m for _, _, m in self.periods)])
+        return hod * dow * per
+
+
+@dataclass(frozen=True)
 class ArrivalSpec:
     """How matters are born.
 
@@ -114,6 +150,8 @@ class ArrivalSpec:
     categories: tuple[tuple[str, float], ...]
     complexity: tuple[tuple[str, float], ...]
     block_people: int = 50
+    profile: ProfileSpec = field(default_factory=ProfileSpec)
+    discovered_per_duty_h: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +232,90 @@ class EnforcementSpec:
 
 
 @dataclass(frozen=True)
+class CalendarsSpec:
+    """Who works when (``None`` = around the clock)."""
+
+    workers: Calendar | None = None
+    departments: Calendar | None = None
+    enforcement: Calendar | None = None
+
+
+@dataclass(frozen=True)
+class DutySpec:
+    """The "eight duties": routine work that takes a share of a worker's shift.
+
+    Duties fill a worker's idle time on shift; when matters have kept the
+    worker from them, the worker catches up in blocks of ``block_h`` hours
+    that a waiting matter cannot interrupt.
+
+    Attributes:
+        share: share of on-shift time owed to duties (0 = off).
+        block_h: length of a catch-up block.
+    """
+
+    share: float = 0.0
+    block_h: float = 1.0
+
+
+@dataclass(frozen=True)
+class TravelSpec:
+    """Grid workers' travel to the matter (``worker_speed_kmh=None``: no travel)."""
+
+    worker_speed_kmh: float | None = None
+    road_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class PetitionSpec:
+    """Abandonment to petitions (``patience_mean_h=None``: off).
+
+    A resident whose matter is still waiting for its first handler when their
+    patience (exponential) runs out goes over the grid's head: the matter
+    becomes a petition handled by the petitions office.
+    """
+
+    patience_mean_h: float | None = None
+    staff: int = 1
+
+
+@dataclass(frozen=True)
+class SatisfactionSpec:
+    """Chance that a closed matter leaves its resident satisfied.
+
+    p = floor + (on_time - floor) * exp(-hours_late / decay_h), minus
+    ``no_feedback_penalty`` when there was no feedback visit.
+    """
+
+    on_time: float = 0.95
+    floor: float = 0.4
+    decay_h: float = 72.0
+    no_feedback_penalty: float = 0.15
+
+
+@dataclass(frozen=True)
+class AssessmentSpec:
+    """Periodic assessment of grid workers on their grid's satisfaction.
+
+    Attributes:
+        period_days: assessment period (``None`` = no assessment).
+        threshold: a grid whose satisfaction over the period is below this fails.
+        min_matters: fewer closed matters than this in a period: a pass.
+        fails_to_replace: consecutive failures that get a worker replaced.
+        vacancy_days: days before the replacement starts (the unit covers).
+        learning_days, learning_factor: the new worker's handling times are
+            multiplied by the factor for this long.
+    """
+
+    period_days: float | None = None
+    threshold: float = 0.8
+    min_matters: int = 5
+    fails_to_replace: int = 2
+    vacancy_days: float = 30.0
+    learning_days: float = 90.0
+    learning_factor: float = 1.5
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """Length and randomness of a run."""
 
@@ -223,3 +345,9 @@ class Scenario:
     departments: tuple[DepartmentSpec, ...]
     enforcement: EnforcementSpec
     run: RunSpec
+    calendars: CalendarsSpec = field(default_factory=CalendarsSpec)
+    duties: DutySpec = field(default_factory=DutySpec)
+    travel: TravelSpec = field(default_factory=TravelSpec)
+    petitions: PetitionSpec = field(default_factory=PetitionSpec)
+    satisfaction: SatisfactionSpec = field(default_factory=SatisfactionSpec)
+    assessment: AssessmentSpec = field(default_factory=AssessmentSpec)

@@ -18,7 +18,9 @@ ARRIVALS = 0
 ROUTING = 1
 """Random choices made by routing policies, per grid."""
 ASSESSMENT = 2
-"""Satisfaction draws and assessment, per grid."""
+"""Reserved: assessment draws, per grid."""
+DISCOVERY = 3
+"""Matters found by workers on duty, per grid."""
 
 
 def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:

@@ -5,35 +5,71 @@ hand-over, and make the feedback visit that closes every matter. With
 ``staffing.pooling = grid`` each grid has its own pool of
 ``workers_per_grid`` workers who serve only that grid; with ``unit`` the
 workers of all grids of a village form one pool serving all its grids.
+
+Travel (``travel.worker_speed_kmh``): a worker goes to the matter for the
+simple handling and for the feedback visit (triage is done by phone and app).
+For a worker and a matter at uniformly random points of a square grid of area
+A the mean distance is 0.5214·√A (the mean distance between two random points
+of a unit square), so a trip takes road_factor · 0.5214 · √A / speed hours.
+A worker helping in another grid travels as across the two grids together
+(area A_home + A_other), an approximation.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-from .service import Pool
+from .routing import FEEDBACK, SIMPLE
+from .service import Pool, Server
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
+
+MEAN_DISTANCE_UNIT_SQUARE = (2.0 + math.sqrt(2.0) + 5.0 * math.log(1.0 + math.sqrt(2.0))) / 15.0
+
+
+def _travel_fn(model: "Model"):
+    spec = model.scenario.travel
+    if spec.worker_speed_kmh is None:
+        return None
+    k = spec.road_factor * MEAN_DISTANCE_UNIT_SQUARE / spec.worker_speed_kmh
+    area = model.layout.grid_area_km2.tolist()
+    own = [k * math.sqrt(a) for a in area]
+    grid = model.grid
+
+    def travel_h(server: Server, mid: int, step: int) -> tuple[float, float]:
+        if step != SIMPLE and step != FEEDBACK:
+            return 0.0, 0.0
+        g = grid[mid]
+        home = server.home
+        if g == home:
+            return own[g], 0.0
+        return k * math.sqrt(area[g] + area[home]), 0.0  # type: ignore[index]
+
+    return travel_h
 
 
 def build_pools(model: "Model") -> tuple[list[Pool], list[Pool]]:
     """Build the worker pools; return them and the pool serving each grid."""
     layout = model.layout
-    staffing = model.scenario.staffing
+    scenario = model.scenario
+    staffing = scenario.staffing
     per_grid = staffing.workers_per_grid
+    options = dict(travel_h=_travel_fn(model), calendar=scenario.calendars.workers,
+                   duty_share=scenario.duties.share, duty_block_h=scenario.duties.block_h)
     pools: list[Pool] = []
     grid_pool: list[Pool] = [None] * layout.n_grids  # type: ignore[list-item]
     if staffing.pooling == "grid":
         for g in range(layout.n_grids):
-            pool = Pool(model, "worker", f"grid{g}", [g] * per_grid)
+            pool = Pool(model, "worker", f"grid{g}", [g] * per_grid, **options)
             pools.append(pool)
             grid_pool[g] = pool
     elif staffing.pooling == "unit":
         for u, name in enumerate(layout.unit_names):
             grids = layout.grids_of_unit(u).tolist()
             homes = [g for g in grids for _ in range(per_grid)]
-            pool = Pool(model, "worker", name, homes)
+            pool = Pool(model, "worker", name, homes, **options)
             pools.append(pool)
             for g in grids:
                 grid_pool[g] = pool

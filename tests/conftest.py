@@ -39,6 +39,10 @@ def tiny_town_config(**changes: Any) -> dict[str, Any]:
     cfg["enforcement"] = {"teams": 1, "base": "town", "speed_kmh": 10.0, "road_factor": 1.0, "return_to_base": True}
     cfg["departments"] = {"all": {"categories": list(cfg["arrivals"]["categories"]), "staff": 1}}
     cfg.update(horizon_days=2.0, warmup_days=0.0, replications=1)
+    for key in ("calendars", "duties", "travel", "petitions", "assessment"):
+        cfg.pop(key, None)  # every realism mechanism off unless a test turns it on
+    cfg["arrivals"]["profile"] = None
+    cfg["arrivals"]["discovered_per_duty_h"] = 0.0
     for dotted, value in changes.items():
         node = cfg
         keys = dotted.split("__")

@@ -19,7 +19,7 @@ import pytest
 
 from sim import metrics, streams
 from sim.arrivals import generate
-from sim.compose import load_scenario, mmc_overrides
+from sim.compose import REALISM_OFF, load_scenario, mmc_overrides
 from sim.model import Model
 from sim.stats import t_interval
 from sim.town import build_layout
@@ -70,25 +70,29 @@ def test_mg1_gamma_mean_wait_matches_pollaczek_khinchine():
     assert_covers(res[:, 0], pk_wait(0.6, 1.0, 0.25), "M/G/1 (gamma, cv 0.5) mean wait")
 
 
-def test_littles_law_on_recorded_events():
-    """Time-average backlog = arrival rate x mean time in system (default town)."""
+@pytest.mark.parametrize("c,load", [(1, 0.7), (3, 0.8)])
+def test_littles_law_time_average_backlog_matches_lambda_w(c, load):
+    """The time-average backlog, integrated from the recorded report and close
+    times, equals lambda * W with W = Erlang C wait + service (Little's law).
 
-    def gap(rec):
-        m = metrics.compute(rec)
-        window = rec.horizon_h - rec.warmup_h
-        return m["backlog_mean"] - m["events_arrived"] / window * m["resolution_h_mean"]
-
-    d = replicate(["horizon_days=120", "warmup_days=20"], 12, gap)
-    assert_covers(d, 0.0, "backlog_mean - lambda * resolution_h_mean")
+    The finite-window identity (time-average count = clipped sojourns / T) is
+    checked exactly on every run by ``sim.invariants``; here the backlog path
+    is checked against theory, independently of the per-matter wait metric.
+    """
+    lam = load * c
+    res = replicate(mmc_overrides(c, load, horizon_days=250, warmup_days=25), 24,
+                    lambda rec: metrics.compute(rec)["backlog_mean"])
+    assert_covers(res, lam * (erlang_c_wait(lam, 1.0, c) + 1.0), f"M/M/{c} time-average number in system")
 
 
 def test_poisson_arrival_count_matches_rate():
     def count(rec):
         return metrics.compute(rec)["events_arrived"]
 
-    scenario = load_scenario(["horizon_days=60", "warmup_days=0"])
+    flat = ["horizon_days=60", "warmup_days=0", *REALISM_OFF]
+    scenario = load_scenario(flat)
     expected = scenario.arrivals.per_1000_people_day * scenario.town.population / 1000 * 60
-    counts = replicate(["horizon_days=60", "warmup_days=0"], 12, count)
+    counts = replicate(flat, 12, count)
     assert_covers(counts, expected, "matters per replication")
 
 
