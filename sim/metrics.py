@@ -46,8 +46,18 @@ METRICS: tuple[str, ...] = (
     "department_utilization",
     "enforcement_utilization",
     "workers",
+    "satisfaction_rate",
+    "replacements",
+    "petition_rate",
+    "discovered_share",
+    "worker_duty_share",
 )
-"""Every metric computed for a replication, in report order."""
+"""Every scalar metric computed for a replication, in report order."""
+
+HOURLY_PREFIX = "response_h_mean_hour_"
+"""Per-hour-of-day response profile: ``response_h_mean_hour_00`` ... ``_23``
+(mean response of matters reported in that hour of the day)."""
+HOURLY_METRICS: tuple[str, ...] = tuple(f"{HOURLY_PREFIX}{h:02d}" for h in range(24))
 
 
 def _mean(x: np.ndarray) -> float:
@@ -158,7 +168,31 @@ def compute(rec: Records) -> dict[str, float]:
         "department_utilization": utilization(rec, "department"),
         "enforcement_utilization": utilization(rec, "enforcement"),
         "workers": float(sum(n for k, n in zip(rec.pool_kind, rec.pool_servers) if k == "worker")),
+        "satisfaction_rate": _ratio((rec.satisfied[closed] == 1).sum(), n_closed),
+        "replacements": float(((rec.replacement_times >= w) & (rec.replacement_times < h)).sum()),
+        "petition_rate": _ratio((win & ~np.isnan(rec.t_petition)).sum(), arrived),
+        "discovered_share": _ratio((win & rec.discovered).sum(), arrived),
+        "worker_duty_share": duty_share(rec),
+        **hourly_response(rec, win),
     }
+
+
+def duty_share(rec: Records) -> float:
+    """Share of the grid workers' window spent on routine duties."""
+    sel = np.asarray([k == "worker" for k in rec.pool_kind], dtype=bool)
+    return _ratio(rec.pool_duty_h[sel].sum(), rec.pool_servers[sel].sum() * (rec.horizon_h - rec.warmup_h))
+
+
+def hourly_response(rec: Records, win: np.ndarray) -> dict[str, float]:
+    """Mean response by hour of the day of the report (time 0 is midnight)."""
+    ok = win & ~np.isnan(rec.t_onsite)
+    hour = (np.floor(rec.t_report[ok]) % 24).astype(np.int64)
+    resp = (rec.t_onsite - rec.t_report)[ok]
+    tot = np.bincount(hour, weights=resp, minlength=24)
+    cnt = np.bincount(hour, minlength=24)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    return {name: float(v) for name, v in zip(HOURLY_METRICS, means)}
 
 
 def backlog_series(rec: Records, step_h: float) -> dict[str, np.ndarray]:
@@ -201,6 +235,9 @@ def grid_table(rec: Records, grid_population: np.ndarray, workers_per_grid: np.n
             "resolution_h_mean": mean_of(rec.t_closed - rec.t_report, closed),
             "overdue_rate": np.where(arrived > 0, count(overdue(rec) & win) / np.maximum(arrived, 1), np.nan),
             "in_grid_rate": np.where(count(closed) > 0, count(closed & (rec.resolver == 0)) / np.maximum(count(closed), 1), np.nan),
+            "satisfaction_rate": np.where(count(closed) > 0, count(closed & (rec.satisfied == 1)) / np.maximum(count(closed), 1), np.nan),
+            "petitions": count(win & ~np.isnan(rec.t_petition)),
+            "replacements": np.bincount(rec.replacement_grids, minlength=n).astype(float),
             "worker_hours": rec.grid_work_h,
             "worker_load": rec.grid_work_h / (workers_per_grid * window),
         }

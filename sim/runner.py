@@ -79,7 +79,7 @@ def run(
     t0 = time.perf_counter()
     layout = build_layout(scenario.town)
     out = Path(out_dir) if out_dir is not None else None
-    per_rep: dict[str, list[float]] = {name: [] for name in metrics.METRICS}
+    per_rep: dict[str, list[float]] = {name: [] for name in (*metrics.METRICS, *metrics.HOURLY_METRICS)}
     grid_rows, backlog_rows = [], []
     events_tmp = None
     if out is not None:
@@ -155,6 +155,8 @@ def format_table(summary: dict[str, dict]) -> str:
     lines = [f"{'metric':<26} {'mean':>12}   {'95% CI':<27}"]
     lines.append("-" * len(lines[0]))
     for name, s in summary.items():
+        if name.startswith(metrics.HOURLY_PREFIX):
+            continue  # the hour-of-day profile is in summary.json, not on screen
         lo, hi = s["ci95_low"], s["ci95_high"]
         ci = "n/a" if lo is None or not np.isfinite(lo) else f"[{lo:.4g}, {hi:.4g}]"
         mean = s["mean"]
