@@ -48,4 +48,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from .preflight import run as preflight
+
+    preflight()  # malformed YAML: one line and exit 2, instead of Hydra's traceback
     main()

@@ -130,14 +130,14 @@ def _choice(cfg: Mapping, key: str, path: str, allowed: tuple[str, ...], default
 def _bool(cfg: Mapping, key: str, path: str, default: bool) -> bool:
     value = cfg.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{path}.{key}", value, "expected true or false")
+        raise ConfigError(f"{path}.{key}" if path else key, value, "expected true or false")
     return value
 
 
 def _string(cfg: Mapping, key: str, path: str, default: str) -> str:
     value = cfg.get(key, default)
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path}.{key}", value, "expected a non-empty string")
+        raise ConfigError(f"{path}.{key}" if path else key, value, "expected a non-empty string")
     return value
 
 

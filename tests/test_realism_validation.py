@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pytest
 
-from sim import metrics, records, routing
+from sim import compose, metrics, records, routing
 from sim.arrivals import generate
 from sim.compose import load_config, load_scenario, mmc_overrides
 from sim.model import Model
@@ -192,9 +192,10 @@ HAS_BACKUP = "neighbour_backup" in routing.POLICIES
 HAS_PETITIONS = "petition" in records.ROUTES and _config_has("petitions.patience_mean_h")
 HAS_PROFILE = _config_has("arrivals.profile")
 
-# Realism mechanisms that are on by default are switched off here, so that the
-# reductions below are the textbook queues.
-REALISM_OFF: list[str] = []
+# Realism mechanisms on by default are switched off (``mmc_overrides`` does it
+# too), so that the reductions below are the textbook queues; a test then
+# switches on the one mechanism it validates.
+REALISM_OFF: list[str] = list(getattr(compose, "REALISM_OFF", ()))
 
 
 def busy_fraction_all(rec, n: int) -> float:
@@ -250,12 +251,14 @@ def test_neighbour_backup_matches_hypercube(n, load, queue, days, reps):
     theory = hypercube([load] * n, 1.0, ring_adjacency(n), infinite_queue=queue)
 
     def measure(rec):
-        assert len(rec.pool_kind) and sum(k == "worker" for k in rec.pool_kind) == n
-        return [*worker_utilisation(rec), busy_fraction_all(rec, n)]
+        assert sum(k == "worker" for k in rec.pool_kind) == n
+        win = metrics.in_window(rec)
+        lost = rec.escalated[win].mean()  # sent to a department: no worker was free
+        return [*worker_utilisation(rec), busy_fraction_all(rec, n), lost]
 
     res = replicate(backup_overrides(n, load, queue, days), reps, measure)
-    assert_all_cover(res, [*theory["utilisation"], theory["p_all_busy"]],
-                     f"N={n} load {load} {'queue' if queue else 'loss'}: utilisation..., P(all busy)")
+    assert_all_cover(res, [*theory["utilisation"], theory["p_all_busy"], theory["p_lost"]],
+                     f"N={n} load {load} {'queue' if queue else 'loss'}: utilisation..., P(all busy), P(lost)")
 
 
 # -- abandonment to petitions against Erlang A ---------------------------------
@@ -266,7 +269,8 @@ def abandonment(rec):
     pet = ~np.isnan(rec.t_petition)
     served = ~pet & ~np.isnan(rec.t_start)
     known = win & (pet | served)
-    assert not np.any(pet & (rec.route != records.ROUTES.index("petition")))
+    route = rec.route
+    assert np.all(pet[route == records.ROUTES.index("petition")]), "petition route without t_petition"
     wait = np.where(pet, rec.t_petition - rec.t_report, rec.t_start - rec.t_report)[known]
     return pet[known].mean(), wait.mean()
 
@@ -283,7 +287,7 @@ ERLANG_A_CASES = [
 @pytest.mark.parametrize("c,load,patience_h,days,reps", ERLANG_A_CASES)
 def test_abandonment_matches_erlang_a(c, load, patience_h, days, reps):
     over = [*mmc_overrides(c, load, horizon_days=days, warmup_days=days / 10),
-            f"petitions.patience_mean_h={patience_h!r}", *REALISM_OFF]
+            f"petitions.patience_mean_h={patience_h!r}"]  # after the realism-off keys
     theory = erlang_a(load * c, 1.0, 1.0 / patience_h, c)
     res = replicate(over, reps, abandonment)
     assert_all_cover(res, [theory["p_abandon"], theory["wait_mean"]],
@@ -311,12 +315,12 @@ def target_rate_per_h(t_h: np.ndarray, base_per_h: float) -> np.ndarray:
 def test_thinning_reproduces_the_rate_profile():
     days, reps = 28, 30
     scenario = load_scenario([
-        "town=synthetic", "town.population=2000", "town.people_per_grid=1000", "town.unit_population=2000",
+        *REALISM_OFF, "town=synthetic", "town.population=2000", "town.people_per_grid=1000", "town.unit_population=2000",
         "arrivals.per_1000_people_day=24", f"horizon_days={days}", "warmup_days=0",
         f"arrivals.profile.hour_of_day={HOUR_WEIGHTS}", f"arrivals.profile.day_of_week={DAY_WEIGHTS}",
-        f"+arrivals.profile.periods=[{{start_day:{SURGE['start_day']},end_day:{SURGE['end_day']},"
+        f"arrivals.profile.periods=[{{start_day:{SURGE['start_day']},end_day:{SURGE['end_day']},"
         f"multiplier:{SURGE['multiplier']}}}]",
-        *REALISM_OFF, f"seed={SEED}",
+        f"seed={SEED}",
     ])
     layout = build_layout(scenario.town)
     base = 24.0 * 2 / 24.0  # matters per hour at weight 1

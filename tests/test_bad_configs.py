@@ -1,0 +1,229 @@
+"""A corpus of invalid configurations: each fails before simulating, with one clear line.
+
+Most cases are overrides exactly as typed on the command line, composed with
+Hydra's compose API and validated in-process (``build_job``): they must raise
+``ConfigError`` whose message names the key, the bad value and what is
+allowed. Cases that cannot be written as an override (an empty town) edit the
+composed plain dict. A representative subset, including Hydra's own failures
+(unknown group option, unknown experiment, malformed YAML, a missing config
+file), runs through the real command line: non-zero exit, no traceback, the
+key named on stderr, and no ``summary.json`` written.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.compose import load_config
+from sim.config import ConfigError, build_job
+
+# (id, overrides, key named in the error, text of the bad value in the message)
+BAD_OVERRIDES: list[tuple[str, list[str], str, str]] = [
+    ("seed negative", ["seed=-1"], "seed", "-1"),
+    ("seed not a number", ["seed=abc"], "seed", "abc"),
+    ("seed fractional", ["seed=1.5"], "seed", "1.5"),
+    ("zero replications", ["replications=0"], "replications", "0"),
+    ("replications boolean", ["replications=true"], "replications", "True"),
+    ("zero horizon", ["horizon_days=0"], "horizon_days", "0"),
+    ("negative horizon", ["horizon_days=-5"], "horizon_days", "-5"),
+    ("NaN horizon", ["horizon_days=nan"], "horizon_days", "nan"),
+    ("infinite horizon", ["horizon_days=inf"], "horizon_days", "inf"),
+    ("warm-up longer than horizon", ["horizon_days=10", "warmup_days=20"], "warmup_days", "20"),
+    ("warm-up equal to horizon", ["horizon_days=10", "warmup_days=10"], "warmup_days", "10"),
+    ("negative warm-up", ["warmup_days=-1"], "warmup_days", "-1"),
+    ("negative arrival rate", ["arrivals.per_1000_people_day=-1"], "arrivals.per_1000_people_day", "-1"),
+    ("NaN arrival rate", ["arrivals.per_1000_people_day=nan"], "arrivals.per_1000_people_day", "nan"),
+    ("arrival rate text", ["arrivals.per_1000_people_day=lots"], "arrivals.per_1000_people_day", "lots"),
+    ("complexity shares not summing to 1", ["arrivals.complexity.simple=0.5"], "arrivals.complexity", "0.5"),
+    ("category shares not summing to 1", ["arrivals.categories.land=0.5"], "arrivals.categories", "0.5"),
+    ("negative share", ["arrivals.complexity.urgent=-0.02", "arrivals.complexity.simple=0.82"],
+     "arrivals.complexity.urgent", "-0.02"),
+    ("unknown category", ["+arrivals.categories.tourism=0.1"], "arrivals.categories.tourism", "0.1"),
+    ("zero block", ["arrivals.block_people=0"], "arrivals.block_people", "0"),
+    ("unknown distribution", ["handling.simple.dist=weibull"], "handling.simple.dist", "weibull"),
+    ("negative mean", ["handling.simple.mean_h=-1"], "handling.simple.mean_h", "-1"),
+    ("zero mean for a random step", ["handling.department.mean_h=0"], "handling.department.mean_h", "0"),
+    ("negative cv", ["handling.simple.cv=-0.5"], "handling.simple.cv", "-0.5"),
+    ("denormal cv", ["handling.feedback.cv=1e-200"], "handling.feedback.cv", "1e-200"),
+    ("NaN mean", ["handling.triage.mean_h=nan"], "handling.triage.mean_h", "nan"),
+    ("zero workers with grid pooling", ["staffing.workers_per_grid=0", "staffing.pooling=grid"],
+     "staffing.workers_per_grid", "0"),
+    ("fractional workers", ["staffing.workers_per_grid=1.5"], "staffing.workers_per_grid", "1.5"),
+    ("unknown pooling", ["staffing.pooling=village"], "staffing.pooling", "village"),
+    ("unknown staffing key", ["+staffing.foo=1"], "staffing.foo", "1"),
+    ("staffing not a mapping", ["staffing=3"], "staffing", "3"),
+    ("unknown routing policy", ["routing.policy=foo"], "routing.policy", "foo"),
+    ("negative escalation threshold", ["routing.escalate_after_h=-1"], "routing.escalate_after_h", "-1"),
+    ("infinite escalation threshold", ["routing.escalate_after_h=inf"], "routing.escalate_after_h", "inf"),
+    ("zero deadline", ["routing.deadline_h.simple=0"], "routing.deadline_h.simple", "0"),
+    ("negative deadline", ["routing.deadline_h.urgent=-3"], "routing.deadline_h.urgent", "-3"),
+    ("zero department staff", ["departments.health.staff=0"], "departments.health.staff", "0"),
+    ("category claimed twice", ["departments.health.categories=[land,health]"], "departments.land.categories", "land"),
+    ("unknown category in a department", ["departments.health.categories=[tourism]"],
+     "departments.health.categories", "tourism"),
+    ("category claimed by no department", ["~departments.safety"], "departments", "safety"),
+    ("no department at all", ["departments={}", "~departments"], "departments", "None"),
+    ("zero teams with urgent matters", ["enforcement.teams=0"], "enforcement.teams", "0"),
+    ("negative teams", ["enforcement.teams=-1"], "enforcement.teams", "-1"),
+    ("unknown enforcement base", ["enforcement.base=moon"], "enforcement.base", "moon"),
+    ("zero travel speed", ["enforcement.speed_kmh=0"], "enforcement.speed_kmh", "0"),
+    ("road factor below 1", ["enforcement.road_factor=0.5"], "enforcement.road_factor", "0.5"),
+    ("non-boolean flag", ["enforcement.return_to_base=maybe"], "enforcement.return_to_base", "maybe"),
+    ("zero people per grid", ["town.people_per_grid=0"], "town.people_per_grid", "0"),
+    ("empty synthetic town", ["town=synthetic", "town.population=0"], "town.population", "0"),
+    ("negative unit population", ["town.units.village_1.population=-5"], "town.units.village_1.population", "-5"),
+    ("unknown unit kind", ["town.units.community_1.kind=city"], "town.units.community_1.kind", "city"),
+    ("zero grids in a unit", ["+town.units.community_1.grids=0"], "town.units.community_1.grids", "0"),
+    ("zero unit area", ["town.units.village_1.area_km2=0"], "town.units.village_1.area_km2", "0"),
+    ("zero difficulty", ["+town.units.village_1.difficulty=0"], "town.units.village_1.difficulty", "0"),
+    ("unknown town kind", ["town.kind=city"], "town.kind", "city"),
+    ("too many grids", ["town=synthetic", "town.population=10000000", "town.people_per_grid=1"],
+     "town.people_per_grid", "1"),
+    ("zero backlog step", ["output.backlog_step_h=0"], "output.backlog_step_h", "0"),
+    ("non-boolean progress", ["progress=maybe"], "progress", "maybe"),
+    ("unknown top-level key", ["+foo=1"], "foo", "1"),
+]
+
+
+def _empty_town(cfg: dict[str, Any]) -> None:
+    cfg["town"]["units"] = {}
+
+
+def _unit_not_mapping(cfg: dict[str, Any]) -> None:
+    cfg["town"]["units"]["village_1"] = 7
+
+
+def _no_categories(cfg: dict[str, Any]) -> None:
+    cfg["departments"]["health"]["categories"] = []
+
+
+# Cases an override cannot express: (id, edit of the composed dict, key, value text).
+BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
+    ("empty town", _empty_town, "town.units", "{}"),
+    ("unit not a mapping", _unit_not_mapping, "town.units.village_1", "7"),
+    ("department with no categories", _no_categories, "departments.health.categories", "[]"),
+]
+
+
+def _assert_clear(exc: ConfigError, key: str, value: str) -> None:
+    msg = str(exc)
+    assert exc.key == key, msg
+    assert key in msg and value in msg, msg
+    assert exc.allowed and len(msg.splitlines()) == 1, msg
+
+
+def test_corpus_is_large_enough():
+    assert len(BAD_OVERRIDES) + len(BAD_EDITS) >= 35
+
+
+def test_the_default_config_is_valid():
+    # Otherwise every case below would fail for the wrong reason.
+    build_job(load_config())
+
+
+@pytest.mark.parametrize("case_id,overrides,key,value", BAD_OVERRIDES, ids=[c[0] for c in BAD_OVERRIDES])
+def test_bad_override_fails_validation(case_id, overrides, key, value):
+    cfg = load_config(overrides)
+    with pytest.raises(ConfigError) as err:
+        build_job(cfg)
+    _assert_clear(err.value, key, value)
+
+
+@pytest.mark.parametrize("case_id,edit,key,value", BAD_EDITS, ids=[c[0] for c in BAD_EDITS])
+def test_bad_edit_fails_validation(case_id, edit, key, value):
+    cfg = load_config()
+    edit(cfg)
+    with pytest.raises(ConfigError) as err:
+        build_job(cfg)
+    _assert_clear(err.value, key, value)
+
+
+# -- the real command line ------------------------------------------------------
+MALFORMED = "seed: [1, 2\nfoo: : bar\n"
+EXPERIMENT_MALFORMED = "# @package _global_\nhorizon_days: 30\n  warmup_days: 3\n"
+
+
+def _cli_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """id -> (command-line arguments, text that must appear on stderr)."""
+    user = tmp / "user_configs"
+    user.mkdir()
+    (user / "mine.yaml").write_text(MALFORMED)
+    extra = tmp / "extra_configs" / "experiment"
+    extra.mkdir(parents=True)
+    (extra / "broken.yaml").write_text(EXPERIMENT_MALFORMED)
+    return {
+        "unknown policy value": (["routing.policy=foo"], "routing.policy"),
+        "unknown routing option": (["routing=foo"], "routing"),
+        "unknown experiment": (["experiment=nope"], "experiment"),
+        "unknown key": (["+staffing.foo=1"], "staffing.foo"),
+        "warm-up longer than horizon": (["horizon_days=5", "warmup_days=9"], "warmup_days"),
+        "zero workers": (["staffing.workers_per_grid=0"], "staffing.workers_per_grid"),
+        "shares not summing to 1": (["arrivals.complexity.simple=0.5"], "arrivals.complexity"),
+        "NaN horizon": (["horizon_days=nan"], "horizon_days"),
+        "malformed user config": ([f"--config-path={user}", "--config-name=mine"], "mine.yaml"),
+        "malformed experiment file": ([f"--config-dir={tmp / 'extra_configs'}", "experiment=broken"], "broken.yaml"),
+        "missing config file": ([f"--config-path={tmp / 'extra_configs'}", "--config-name=missing"], "missing"),
+        "missing config directory": ([f"--config-path={tmp / 'nowhere'}", "--config-name=x"], "nowhere"),
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path, str]]:
+    """Run every command-line case at once (they are independent processes)."""
+    tmp = tmp_path_factory.mktemp("bad_cli")
+    env = {k: v for k, v in os.environ.items() if k not in ("GRIDGOV_DEBUG", "HYDRA_FULL_ERROR")}
+    procs = {}
+    for i, (case, (args, needle)) in enumerate(_cli_cases(tmp).items()):
+        run_dir = tmp / f"run{i}"
+        cmd = [sys.executable, "-m", "sim", *args, f"hydra.run.dir={run_dir}", "progress=false",
+               "horizon_days=2" if not any(a.startswith("horizon_days") for a in args) else "replications=1",
+               "warmup_days=0" if not any(a.startswith(("warmup_days", "horizon_days")) for a in args) else "seed=1"]
+        procs[case] = (subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=env, cwd=tmp), run_dir, needle, cmd)
+    out = {}
+    for case, (p, run_dir, needle, cmd) in procs.items():
+        stdout, stderr = p.communicate(timeout=120)
+        out[case] = (subprocess.CompletedProcess(cmd, p.returncode, stdout, stderr), run_dir, needle)
+    return out
+
+
+CLI_CASES = ["unknown policy value", "unknown routing option", "unknown experiment", "unknown key",
+             "warm-up longer than horizon", "zero workers", "shares not summing to 1", "NaN horizon",
+             "malformed user config", "malformed experiment file", "missing config file",
+             "missing config directory"]
+
+
+@pytest.mark.parametrize("case", CLI_CASES)
+def test_cli_fails_cleanly(cli_results, case):
+    result, run_dir, needle = cli_results[case]
+    err = result.stderr
+    assert result.returncode != 0, (result.args, err)
+    assert "Traceback" not in err, err
+    assert needle in err, err
+    assert not list(run_dir.rglob("summary.json")) and not list(run_dir.parent.rglob(f"{run_dir.name}/**/*.csv"))
+    # One clear line of our own, or Hydra's message plus its hint; never a wall of text.
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    if err.startswith("gridgov:"):
+        assert len(lines) == 1, err
+    else:
+        assert len(lines) <= 12 and "HYDRA_FULL_ERROR" in err, err
+
+
+def test_cli_our_errors_exit_2_and_hydras_exit_1(cli_results):
+    assert cli_results["unknown policy value"][0].returncode == 2
+    assert cli_results["malformed user config"][0].returncode == 2
+    assert cli_results["unknown routing option"][0].returncode == 1
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    env = dict(os.environ, GRIDGOV_DEBUG="1")
+    result = subprocess.run([sys.executable, "-m", "sim", "routing.policy=foo", f"hydra.run.dir={tmp_path}",
+                             "progress=false"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
