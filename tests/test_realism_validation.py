@@ -264,7 +264,7 @@ def test_neighbour_backup_matches_hypercube(n, load, queue, days, reps):
 # -- abandonment to petitions against Erlang A ---------------------------------
 
 def abandonment(rec):
-    """P(petition) and mean wait over matters whose fate is known at the horizon."""
+    """P(petition), mean wait and P(wait > 0) over matters whose fate is known at the horizon."""
     win = metrics.in_window(rec)
     pet = ~np.isnan(rec.t_petition)
     served = ~pet & ~np.isnan(rec.t_start)
@@ -272,7 +272,7 @@ def abandonment(rec):
     route = rec.route
     assert np.all(pet[route == records.ROUTES.index("petition")]), "petition route without t_petition"
     wait = np.where(pet, rec.t_petition - rec.t_report, rec.t_start - rec.t_report)[known]
-    return pet[known].mean(), wait.mean()
+    return pet[known].mean(), wait.mean(), (wait > 1e-12).mean()
 
 
 ERLANG_A_CASES = [
@@ -290,8 +290,8 @@ def test_abandonment_matches_erlang_a(c, load, patience_h, days, reps):
             f"petitions.patience_mean_h={patience_h!r}"]  # after the realism-off keys
     theory = erlang_a(load * c, 1.0, 1.0 / patience_h, c)
     res = replicate(over, reps, abandonment)
-    assert_all_cover(res, [theory["p_abandon"], theory["wait_mean"]],
-                     f"M/M/{c}+M load {load} patience {patience_h} h: P(abandon), mean wait")
+    assert_all_cover(res, [theory["p_abandon"], theory["wait_mean"], theory["p_wait"]],
+                     f"M/M/{c}+M load {load} patience {patience_h} h: P(abandon), mean wait, P(wait)")
 
 
 # -- time-varying arrivals by thinning -----------------------------------------
@@ -327,13 +327,15 @@ def test_thinning_reproduces_the_rate_profile():
     hours = np.arange(days * 24) + 0.5
     expected_hourly = target_rate_per_h(hours, base)  # piecewise constant: mid-hour value = hourly mean
     expected_bins = np.bincount(np.arange(days * 24) % 24, weights=expected_hourly, minlength=24)
+    expected_days = np.bincount((np.arange(days * 24) // 24) % 7, weights=expected_hourly, minlength=7)
     surge_hours = (hours >= SURGE["start_day"] * 24) & (hours < SURGE["end_day"] * 24)
     expected_surge = expected_hourly[surge_hours].sum()
     counts = []
     for r in range(reps):
         t = generate(scenario, layout, r).time_h
         in_surge = (t >= SURGE["start_day"] * 24) & (t < SURGE["end_day"] * 24)
-        counts.append([*np.bincount(np.floor(t % 24).astype(int), minlength=24), in_surge.sum(), t.size])
+        counts.append([*np.bincount(np.floor(t % 24).astype(int), minlength=24),
+                       *np.bincount(np.floor(t / 24).astype(int) % 7, minlength=7), in_surge.sum(), t.size])
     counts = np.asarray(counts, dtype=float)
-    assert_all_cover(counts, [*expected_bins, expected_surge, expected_hourly.sum()],
-                     "arrivals per hour-of-day bin, in the surge, in total")
+    assert_all_cover(counts, [*expected_bins, *expected_days, expected_surge, expected_hourly.sum()],
+                     "arrivals per hour-of-day bin, per day-of-week bin, in the surge, in total")
