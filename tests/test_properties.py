@@ -169,7 +169,7 @@ def test_any_valid_config_runs_and_keeps_the_invariants(cfg: dict[str, Any], rep
     rec = run_replication(scenario, layout, replication)
     check(rec, scenario, replication=replication)
     values = metrics.compute(rec)
-    assert set(values) == set(metrics.METRICS)
+    assert set(metrics.METRICS) <= set(values)
     # The run reached its horizon: every matter was reported before it, and
     # the counts are whole numbers that add up.
     assert rec.horizon_h == scenario.run.horizon_h
