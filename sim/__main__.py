@@ -6,19 +6,27 @@ validates it once into a frozen ``Scenario`` (``sim.config``), runs it
 Hydra's output directory. Bad config values end the program with exit status
 2 and one line naming the key, the value and what is allowed (set
 ``GRIDGOV_DEBUG=1`` for the traceback).
+
+``python -m sim -m experiment=NAME`` runs a sweep: each point is one job
+(``sim.sweep.run_point``), which records a failure in the point's own folder
+instead of ending the sweep, so the other points and the aggregated report
+(``sim.callbacks``) survive it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, build_job
 from .runner import format_table, run
+from .sweep import record_failure, run_point, sweep_control
 
 
 def _fail(message: str) -> None:
@@ -26,12 +34,33 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
-def main(cfg: DictConfig) -> None:
-    """Run one scenario: every replication, then the summary table."""
+def _sweep_point(cfg: DictConfig) -> None:
+    """One point of a sweep: run it, or record why it could not run."""
+    hc = HydraConfig.get()
+    out_dir = hc.runtime.output_dir
+    overrides = list(hc.overrides.task)
     try:
         container = OmegaConf.to_container(cfg, resolve=True)
-        scenario, options = build_job(container)  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - an interpolation error fails this point only
+        record_failure(Path(out_dir), exc, overrides)
+        print(f"gridgov: point {hc.job.num} failed: invalid config: {exc}", file=sys.stderr)
+        return
+    run_point(container, out_dir, hc.sweep.dir, int(hc.job.num), overrides)  # type: ignore[arg-type]
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
+def main(cfg: DictConfig) -> None:
+    """Run one scenario (every replication, then the summary table), or one sweep point."""
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        _sweep_point(cfg)
+        return
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True)
+        container, resume = sweep_control(container)  # type: ignore[arg-type]
+        if resume is not None:
+            print(f"gridgov: resume={resume} only applies to sweeps (python -m sim -m ...); ignored",
+                  file=sys.stderr)
+        scenario, options = build_job(container)
     except ConfigError as exc:
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
@@ -41,7 +70,7 @@ def main(cfg: DictConfig) -> None:
             raise
         _fail(f"invalid config: {exc}")
     out_dir = HydraConfig.get().runtime.output_dir
-    result = run(scenario, out_dir, container, options)  # type: ignore[arg-type]
+    result = run(scenario, out_dir, container, options)
     print(format_table(result.summary))
     print(f"\n{scenario.run.replications} replications of {scenario.run.horizon_days:g} days "
           f"in {result.wall_seconds:.1f} s; results in {out_dir}")

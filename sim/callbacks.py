@@ -1,0 +1,82 @@
+"""Hydra callback that plans a sweep before it starts and reports when it ends.
+
+Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
+``python -m sim -m ...`` sweep gets it:
+
+* ``on_multirun_start`` writes ``plan.json`` (every point's overrides, the
+  swept keys, the command) so that jobs can report "point 3/6 ... 2 min left"
+  and the report knows points that never ran;
+* ``on_multirun_end`` aggregates the sweep folder by running
+  ``python -m sim.report SWEEP`` in a fresh interpreter: the same command a
+  user runs by hand on an interrupted sweep, and free of Hydra's global state.
+  If any point failed, the command then exits with status 1 (the report and
+  every other point's results are written first).
+
+Hydra calls ``on_multirun_end`` only when no job raised; ``sim.sweep`` makes
+sure a failing point is recorded instead of raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from .study import parse_study
+from .sweep import FAILED, RESUME_KEY, override_key, write_plan
+
+log = logging.getLogger("gridgov.sweep")
+
+
+def planned_points(config: DictConfig) -> tuple[list[list[str]] | None, list[str]]:
+    """The overrides of every point, as the basic sweeper will expand them.
+
+    Returns:
+        the points in job order (``None`` for a sweeper other than the basic
+        one, which decides its points as it goes) and the keys that take more
+        than one value.
+    """
+    if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+        return None, []
+    params = config.hydra.sweeper.get("params") or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    arguments += list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))  # type: ignore[arg-type]
+    parsed = OverridesParser.create().parse_overrides(arguments)
+    swept = [o.get_key_element() for o in parsed if o.is_sweep_override()]
+    batches = BasicSweeper.split_arguments(parsed, None)
+    return [list(p) for batch in batches for p in batch], [override_key(k) for k in swept]
+
+
+class SweepReport(Callback):
+    """Write the sweep plan at the start and the aggregated report at the end."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        points, swept = planned_points(config)
+        swept = [k for k in swept if k != RESUME_KEY]
+        # A typo in the study block fails here, before any point runs.
+        study_cfg = OmegaConf.to_container(config.study, resolve=True) if "study" in config else None
+        study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
+        write_plan(sweep_dir, points, swept, sys.argv, study.name)
+        total = "?" if points is None else len(points)
+        log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        cmd = [sys.executable, "-m", "sim.report", str(sweep_dir)]
+        done = subprocess.run(cmd, check=False)
+        if done.returncode != 0:
+            log.error(f"the sweep report failed (exit {done.returncode}); retry with: {' '.join(cmd[1:])}")
+            sys.exit(done.returncode)
+        failed = sorted(p.parent.name for p in sweep_dir.glob(f"*/{FAILED}"))
+        if failed:
+            log.error(f"{len(failed)} point(s) failed: {', '.join(failed)} (see {sweep_dir / 'report.md'})")
+            sys.exit(1)

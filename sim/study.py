@@ -1,0 +1,200 @@
+"""A study: the question a sweep answers, and how its answer is shown.
+
+An experiment config (``configs/experiment/NAME.yaml``) sweeps some config
+keys and carries a ``study:`` block saying what the sweep is for: the
+question, which keys are swept (with axis labels), the baseline point the
+other points are compared with, the key metrics to plot, and the assumptions
+a reader must know. The report (``sim.report``) and the figures
+(``sim.figures``) read it; the model never does. A sweep without a study
+block (an ad-hoc ``python -m sim -m KEY=A,B``) gets a generic one.
+
+Example::
+
+    study:
+      name: grid_size
+      title: "How do service and cost change with grid size?"
+      question: "If the same 67,000 residents are cut into grids of ..."
+      sweep: {town.people_per_grid: "residents per grid (people)"}
+      baseline: {town.people_per_grid: 1000}
+      metrics: [response_h_p90, resolution_h_p90, backlog_mean]
+      assumptions: ["..."]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import ConfigError
+from .metrics import METRICS
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is named on an axis: a label and its unit."""
+
+    label: str
+    unit: str
+
+    @property
+    def axis(self) -> str:
+        return f"{self.label} ({self.unit})"
+
+
+METRIC_INFO: dict[str, MetricInfo] = {
+    "events_arrived": MetricInfo("matters reported in the window", "matters"),
+    "events_closed": MetricInfo("matters closed in the window", "matters"),
+    "backlog_end": MetricInfo("open matters at the horizon", "matters"),
+    "backlog_mean": MetricInfo("backlog, time average", "open matters"),
+    "backlog_max": MetricInfo("backlog, peak", "open matters"),
+    "department_backlog_mean": MetricInfo("department backlog, time average", "open matters"),
+    "wait_h_mean": MetricInfo("wait for first handler, mean", "h"),
+    "wait_h_p90": MetricInfo("wait for first handler, 90th percentile", "h"),
+    "response_h_mean": MetricInfo("response time, mean", "h"),
+    "response_h_p90": MetricInfo("response time, 90th percentile", "h"),
+    "urgent_response_h_mean": MetricInfo("urgent response (team on site), mean", "h"),
+    "urgent_response_h_p90": MetricInfo("urgent response (team on site), 90th percentile", "h"),
+    "resolution_h_mean": MetricInfo("resolution time, mean", "h"),
+    "resolution_h_p50": MetricInfo("resolution time, median", "h"),
+    "resolution_h_p90": MetricInfo("resolution time, 90th percentile", "h"),
+    "resolution_h_p95": MetricInfo("resolution time, 95th percentile", "h"),
+    "overdue_rate": MetricInfo("overdue matters", "share of matters"),
+    "escalation_rate": MetricInfo("escalated matters", "share of matters"),
+    "in_grid_rate": MetricInfo("closed inside the grid", "share of closed matters"),
+    "supervised_rate": MetricInfo("supervised matters", "share of matters"),
+    "worker_utilization": MetricInfo("grid worker utilisation", "share of time busy"),
+    "department_utilization": MetricInfo("department utilisation", "share of time busy"),
+    "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of time busy"),
+    # A year-long run: the count of full-time workers is the worker-years per year.
+    "workers": MetricInfo("grid workers", "worker-years per year"),
+}
+"""Axis label and unit of every metric in ``sim.metrics.METRICS``."""
+
+DEFAULT_METRICS: tuple[str, ...] = (
+    "response_h_p90", "resolution_h_p90", "backlog_mean", "overdue_rate", "in_grid_rate", "worker_utilization",
+)
+"""Key metrics of a sweep whose study block does not name any."""
+
+STUDY_KEYS = ("name", "title", "question", "sweep", "baseline", "metrics", "targets", "assumptions", "null_label",
+              "figures")
+FIGURES = ("metrics", "heatmap", "backlog")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What a sweep is for and how its results are presented.
+
+    Attributes:
+        name: short name (the experiment's file name); names the sweep folder.
+        title: one line stating the question, used as the figures' title.
+        question: the question in full, for the report.
+        sweep: swept config keys with their axis labels (unit in brackets), in
+            plot order: the first is the x axis, the second the line colour or
+            the heatmap's rows.
+        baseline: value of each swept key at the point the others are compared
+            with (paired differences).
+        metrics: key metrics, plotted and tabulated in the report.
+        targets: a service target per metric (e.g. urgent matters reached
+            within 2 h), drawn as a line on that metric's panel.
+        assumptions: what a reader must know about the scenario besides the
+            project defaults (each a sentence).
+        null_label: how a swept value of ``null`` is shown (e.g. ``never``).
+        figures: which figures to draw: ``metrics`` (key metrics against the
+            swept key), ``heatmap`` (two swept keys), ``backlog`` (backlog over
+            time per point, read from each point's ``backlog.csv``).
+    """
+
+    name: str
+    title: str
+    question: str
+    sweep: tuple[tuple[str, str], ...]
+    baseline: tuple[tuple[str, Any], ...] = ()
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    targets: tuple[tuple[str, float], ...] = ()
+    assumptions: tuple[str, ...] = ()
+    null_label: str = "null"
+    figures: tuple[str, ...] = field(default=("metrics", "heatmap"))
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.sweep)
+
+    def label(self, key: str) -> str:
+        return dict(self.sweep).get(key, key)
+
+
+def _text(section: Mapping, key: str, default: str | None = None) -> str:
+    value = section.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"study.{key}", value, "expected a non-empty string")
+    return value.strip()
+
+
+def _strings(section: Mapping, key: str, default: Sequence[str]) -> tuple[str, ...]:
+    value = section.get(key, default)
+    if value is None:
+        return tuple(default)
+    if isinstance(value, str) or not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"study.{key}", value, "expected a list of strings")
+    return tuple(value)
+
+
+def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec:
+    """Validate a ``study:`` block; fill in a generic study for ad-hoc sweeps.
+
+    Args:
+        section: the ``study`` mapping of the config, or ``None``.
+        swept: keys found to vary between the sweep's points; any not named
+            in the study block are added after its own keys.
+
+    Raises:
+        ConfigError: a key, metric or figure that does not exist.
+    """
+    section = dict(section or {})
+    for key in section:
+        if key not in STUDY_KEYS:
+            raise ConfigError(f"study.{key}", section[key], f"unknown key; allowed keys here: {', '.join(STUDY_KEYS)}")
+    sweep_in = section.get("sweep") or {}
+    if isinstance(sweep_in, Sequence) and not isinstance(sweep_in, str):
+        sweep_in = {k: k for k in sweep_in}
+    if not isinstance(sweep_in, Mapping):
+        raise ConfigError("study.sweep", sweep_in, "expected a mapping of swept config keys to axis labels")
+    sweep = [(str(k), str(v)) for k, v in sweep_in.items()]
+    sweep += [(k, k) for k in swept if k not in sweep_in]
+    keys = [k for k, _ in sweep]
+    default_title = f"How do the key metrics change with {' and '.join(keys) or 'the swept keys'}?"
+    metrics = _strings(section, "metrics", DEFAULT_METRICS)
+    for m in metrics:
+        if m not in METRICS:
+            raise ConfigError("study.metrics", m, f"unknown metric; expected one of: {', '.join(METRICS)}")
+    figures = _strings(section, "figures", ("metrics", "heatmap"))
+    for f in figures:
+        if f not in FIGURES:
+            raise ConfigError("study.figures", f, f"expected one of: {', '.join(FIGURES)}")
+    targets = section.get("targets") or {}
+    if not isinstance(targets, Mapping):
+        raise ConfigError("study.targets", targets, "expected a mapping of metrics to target values")
+    for m, v in targets.items():
+        if m not in metrics:
+            raise ConfigError("study.targets", m, f"not a key metric of the study; key metrics: {', '.join(metrics)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"study.targets.{m}", v, "expected a number")
+    baseline = section.get("baseline") or {}
+    if not isinstance(baseline, Mapping):
+        raise ConfigError("study.baseline", baseline, "expected a mapping of swept keys to their baseline values")
+    for k in baseline:
+        if k not in keys:
+            raise ConfigError("study.baseline", k, f"not a swept key; swept keys: {', '.join(keys)}")
+    return StudySpec(
+        name=_text(section, "name", "sweep"),
+        title=_text(section, "title", default_title),
+        question=_text(section, "question", section.get("title") or default_title),
+        sweep=tuple(sweep),
+        baseline=tuple((str(k), v) for k, v in baseline.items()),
+        metrics=metrics,
+        targets=tuple((str(m), float(v)) for m, v in targets.items()),
+        assumptions=_strings(section, "assumptions", ()),
+        null_label=_text(section, "null_label", "null"),
+        figures=figures,
+    )

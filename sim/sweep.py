@@ -1,0 +1,229 @@
+"""A sweep: the points of one study, each run as a separate job.
+
+``python -m sim -m experiment=NAME`` lets Hydra's sweeper expand the
+experiment's swept keys into points and its launcher run them in parallel;
+each point is one ordinary run (every replication, same seed at every point,
+so the points share common random numbers) written to its own numbered
+folder under the sweep folder::
+
+    SWEEP/plan.json              the planned points and the command (written first)
+    SWEEP/multirun.yaml          Hydra's record of the sweep
+    SWEEP/<n>/summary.json       a finished point (written last, atomically)
+    SWEEP/<n>/failed.json        a point that raised: the error, instead of results
+    SWEEP/<n>/.hydra/            Hydra's record of the point's config and overrides
+    SWEEP/sweep_summary.csv ...  the aggregation (``sim.report``)
+
+This module is the job side, in plain Python (the Hydra glue is in
+``sim.__main__`` and ``sim.callbacks``): it runs one point, records a failure
+instead of raising (Hydra skips ``on_multirun_end`` when a job raised, which
+would lose the summary of every other point), prints progress with an
+estimate of the time left, and on resume skips a point that already finished
+with the same resolved config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import build_job
+from .output import write_json
+from .runner import run
+
+log = logging.getLogger("gridgov.sweep")
+
+PLAN = "plan.json"
+SUMMARY = "summary.json"
+FAILED = "failed.json"
+RESUME_KEY = "resume"
+"""Top-level config key naming a sweep folder to resume (``+resume=PATH``);
+it steers Hydra's sweep folder and is not part of the scenario."""
+
+
+def sweep_control(config: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Split the sweep-control key off a composed config.
+
+    Returns:
+        the config without ``resume`` (what is validated, run and saved) and
+        the resume path, or ``None``.
+    """
+    config = dict(config)
+    resume = config.pop(RESUME_KEY, None)
+    return config, None if resume is None else str(resume)
+
+
+def override_key(override: str) -> str:
+    """The config key an override string sets (``+a.b=1`` → ``a.b``)."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+# -- the plan -------------------------------------------------------------------
+def write_plan(sweep_dir: str | Path, points: Sequence[Sequence[str]] | None, swept: Sequence[str],
+               argv: Sequence[str], study: str | None) -> dict[str, Any]:
+    """Record the planned points before any runs; keep earlier sessions' commands.
+
+    Args:
+        sweep_dir: the sweep folder.
+        points: the overrides of every point in job order, or ``None`` if the
+            sweeper cannot say in advance.
+        swept: keys that take more than one value.
+        argv: the command line of this session.
+        study: the study's name.
+    """
+    path = Path(sweep_dir) / PLAN
+    old = read_plan(sweep_dir) or {}
+    session = {"argv": list(argv), "started": time.time(),
+               "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    plan = {
+        "study": study,
+        "points": None if points is None else [list(p) for p in points],
+        "total": None if points is None else len(points),
+        "swept": list(swept),
+        "sessions": [*old.get("sessions", []), session],
+    }
+    write_json(path, plan)
+    return plan
+
+
+def read_plan(sweep_dir: str | Path) -> dict[str, Any] | None:
+    """The plan of a sweep folder, or ``None`` if there is none."""
+    path = Path(sweep_dir) / PLAN
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+# -- one point ------------------------------------------------------------------
+def _normalised(config: Mapping[str, Any]) -> Any:
+    # What summary.json holds after a JSON round trip (tuples become lists).
+    return json.loads(json.dumps(config, sort_keys=True, default=str))
+
+
+def finished_with(point_dir: Path, config: Mapping[str, Any]) -> bool:
+    """Whether the point folder holds a finished run of exactly this resolved config."""
+    path = point_dir / SUMMARY
+    if not path.is_file():
+        return False
+    try:
+        with open(path, encoding="utf-8") as fh:
+            saved = json.load(fh).get("config")
+    except (OSError, ValueError):
+        return False
+    return saved == _normalised(config)
+
+
+def describe(overrides: Sequence[str], swept: Sequence[str]) -> str:
+    """The swept part of a point's overrides, e.g. ``town.people_per_grid=500``."""
+    parts = [o for o in overrides if override_key(o) in set(swept)]
+    return " ".join(parts) if parts else " ".join(o for o in overrides if override_key(o) != RESUME_KEY)
+
+
+class Progress:
+    """Progress lines of one point, with the sweep's count and time left.
+
+    The time left is (time since this session started / points finished in
+    this session) × points still to finish: with n parallel jobs it already
+    accounts for the parallelism.
+    """
+
+    def __init__(self, sweep_dir: Path, num: int, overrides: Sequence[str]) -> None:
+        self.sweep_dir = sweep_dir
+        plan = read_plan(sweep_dir) or {}
+        self.total: int | None = plan.get("total")
+        sessions = plan.get("sessions") or [{}]
+        self.session_start: float = sessions[-1].get("started", time.time())
+        self.name = f"point {num + 1}" + (f"/{self.total}" if self.total else "")
+        self.what = describe(overrides, plan.get("swept", []))
+
+    def _counts(self) -> tuple[int, int]:
+        done_all = done_now = 0
+        for d in self.sweep_dir.iterdir():
+            if not d.is_dir():
+                continue
+            for name in (SUMMARY, FAILED):
+                f = d / name
+                if f.is_file():
+                    done_all += 1
+                    done_now += f.stat().st_mtime >= self.session_start
+                    break
+        return done_all, done_now
+
+    def eta(self) -> str:
+        done_all, done_now = self._counts()
+        if not self.total:
+            return f"{done_all} points done"
+        text = f"{done_all}/{self.total} points done"
+        left = self.total - done_all
+        if left > 0 and done_now > 0:
+            per_point = (time.time() - self.session_start) / done_now
+            text += f", about {_duration(per_point * left)} left"
+        return text
+
+    def info(self, message: str) -> None:
+        log.info(f"{self.name} [{self.what}] {message}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def record_failure(point_dir: Path, exc: BaseException, overrides: Sequence[str],
+                   config: Mapping[str, Any] | None = None) -> None:
+    """Write ``failed.json``: what went wrong at this point, in place of results."""
+    write_json(point_dir / FAILED, {
+        "error": str(exc),
+        "type": type(exc).__name__,
+        "traceback": traceback.format_exception(exc),
+        "overrides": list(overrides),
+        "config": dict(config) if config is not None else None,
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+
+
+def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Path, num: int,
+              overrides: Sequence[str]) -> str:
+    """Run one sweep point; never raise for a bad point.
+
+    Args:
+        config: the point's composed config as plain dicts (may hold ``resume``).
+        point_dir: the point's folder (Hydra's job output folder).
+        sweep_dir: the sweep folder (holds ``plan.json``).
+        num: the point's job number.
+        overrides: the point's overrides, for the record and progress lines.
+
+    Returns:
+        ``finished``, ``skipped`` (resume: already finished with the same
+        config) or ``failed`` (the error is in ``failed.json``).
+    """
+    point_dir, sweep_dir = Path(point_dir), Path(sweep_dir)
+    config, resume = sweep_control(config)
+    progress = Progress(sweep_dir, num, overrides)
+    if resume is not None and finished_with(point_dir, config):
+        progress.info("already finished with the same config: skipped")
+        return "skipped"
+    # A fresh run of this point: earlier results here are for another config
+    # or another code version, and must not be mistaken for this run's.
+    for name in (FAILED, SUMMARY):
+        (point_dir / name).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    try:
+        scenario, options = build_job(config)
+        progress.info(f"started: {scenario.run.replications} replications of {scenario.run.horizon_days:g} days")
+        run(scenario, point_dir, config, options)
+    except Exception as exc:  # noqa: BLE001 - any failure of one point is recorded, not raised
+        record_failure(point_dir, exc, overrides, config)
+        log.error(f"{progress.name} [{progress.what}] FAILED: {exc}")
+        log.info(progress.eta())
+        return "failed"
+    progress.info(f"finished in {_duration(time.perf_counter() - t0)}; {progress.eta()}")
+    return "finished"

@@ -1,0 +1,200 @@
+"""Studies run end to end through the real sweep path.
+
+Every experiment config runs on a tiny horizon as a user runs it
+(``python -m sim -m experiment=NAME``: Hydra's sweeper, the joblib launcher
+with 2 jobs, the sweep callback), and the sweep folder must hold the promised
+summary, figures and report. Further tests force a point to fail, resume an
+interrupted sweep, and reproduce a point from its saved folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.aggregate import SUMMARY_COLUMNS
+from sim.compose import CONFIG_DIR
+from sim.metrics import METRICS
+
+EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+TINY = ["horizon_days=20", "warmup_days=2", "replications=2", "++output.plot=false"]  # per-point backlog plots off: they cost time, not coverage
+
+
+def sweep(args: list[str], sweep_dir: Path | None = None, expect: int = 0) -> subprocess.CompletedProcess:
+    """``python -m sim -m ARGS`` with 2 parallel jobs; check the exit status."""
+    cmd = [sys.executable, "-m", "sim", "-m", *args, "hydra.launcher.n_jobs=2"]
+    if sweep_dir is not None:
+        cmd.append(f"hydra.sweep.dir={sweep_dir}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == expect, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def experiment_card(name: str) -> dict:
+    """The experiment's YAML: its sweeper params and study block."""
+    return yaml.safe_load((CONFIG_DIR / "experiment" / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+def n_points(card: dict) -> int:
+    n = 1
+    for values in card["hydra"]["sweeper"]["params"].values():
+        n *= len(str(values).split(","))
+    return n
+
+
+_SWEEPS: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="module")
+def experiment_sweep(tmp_path_factory):
+    """Run an experiment's tiny sweep once per module; later uses share its folder."""
+    def get(name: str) -> Path:
+        if name not in _SWEEPS:
+            folder = tmp_path_factory.mktemp(name) / "sweep"
+            sweep([f"experiment={name}", *TINY], folder)
+            _SWEEPS[name] = folder
+        return _SWEEPS[name]
+    return get
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_sweeps_and_reports(name, experiment_sweep):
+    folder = experiment_sweep(name)
+    card = experiment_card(name)
+    keys = list(card["study"]["sweep"])
+    table = pd.read_csv(folder / "sweep_summary.csv")
+    assert list(table.columns) == ["point", *keys, *SUMMARY_COLUMNS]
+    assert table["point"].nunique() == n_points(card)
+    assert set(table["status"]) == {"finished"}
+    assert set(table["metric"]) == set(METRICS)
+    assert (table.groupby("metric").size() == n_points(card)).all()
+    assert (table.loc[table["metric"] == "events_arrived", "replications"] == 2).all()
+    for metric in card["study"]["metrics"]:
+        part = table[table["metric"] == metric]
+        assert part["mean"].notna().any(), metric
+        ok = part.dropna(subset=["ci95_low"])
+        assert (ok["ci95_low"] <= ok["mean"] + 1e-12).all() and (ok["mean"] <= ok["ci95_high"] + 1e-12).all()
+
+    figures = ["metrics"] + (["heatmap"] if len(keys) > 1 and "heatmap" in card["study"].get("figures", []) else [])
+    for stem in figures:
+        for ext in ("png", "svg"):
+            assert (folder / f"{stem}.{ext}").stat().st_size > 1000, f"{stem}.{ext}"
+
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    assert card["study"]["title"] in report
+    assert f"python -m sim -m experiment={name}" in report
+    assert "common random numbers" in report and "Paired differences" in report
+    assert "hydra-core" in report and "run time" in report
+
+    # Common random numbers: every point ran with the same seed, so replications pair up.
+    seeds = {json.loads((d / "summary.json").read_text())["manifest"]["seed"]
+             for d in folder.iterdir() if (d / "summary.json").is_file()}
+    assert len(seeds) == 1
+    diffs = pd.read_csv(folder / "paired_differences.csv")
+    assert diffs["point"].nunique() == n_points(card) - 1
+    assert (diffs.loc[diffs["metric"] == "events_arrived", "pairs"] == 2).all()
+
+
+def test_paired_difference_is_the_difference_of_the_replications(experiment_sweep):
+    folder = experiment_sweep("grid_size")
+    diffs = pd.read_csv(folder / "paired_differences.csv")
+    row = diffs[diffs["metric"] == "workers"].iloc[0]
+    point = json.loads((folder / str(int(row["point"])) / "summary.json").read_text())
+    base = json.loads((folder / str(int(row["baseline_point"])) / "summary.json").read_text())
+    expected = [a - b for a, b in zip(point["metrics"]["workers"]["per_replication"],
+                                      base["metrics"]["workers"]["per_replication"])]
+    assert math.isclose(row["diff_mean"], sum(expected) / len(expected))
+
+
+def test_a_failing_point_is_recorded_and_the_others_survive(tmp_path):
+    folder = tmp_path / "sweep"
+    proc = sweep(["staffing.pooling=grid,bogus", *TINY, "output.events=false"], folder, expect=1)
+    assert "failed" in proc.stderr + proc.stdout
+    assert (folder / "0" / "summary.json").is_file() and not (folder / "0" / "failed.json").exists()
+    failed = json.loads((folder / "1" / "failed.json").read_text())
+    assert "staffing.pooling" in failed["error"] and failed["type"] == "ConfigError"
+    table = pd.read_csv(folder / "sweep_summary.csv")
+    status = table.drop_duplicates("point").set_index("staffing.pooling")["status"]
+    assert status.to_dict() == {"grid": "finished", "bogus": "failed"}
+    assert table.loc[table["status"] == "failed", "mean"].isna().all()
+    assert table.loc[table["status"] == "finished", "mean"].notna().any()
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    assert "1 failed" in report and "staffing.pooling='bogus'" in report
+    assert (folder / "metrics.png").is_file()
+
+    # Resume with the bad value fixed: the finished point is kept, the other
+    # one (its config changed) runs and its failure record goes.
+    kept = (folder / "0" / "summary.json").stat().st_mtime_ns
+    sweep(["staffing.pooling=grid,unit", *TINY, "output.events=false", f"+resume={folder}"])
+    assert (folder / "0" / "summary.json").stat().st_mtime_ns == kept
+    assert (folder / "1" / "summary.json").is_file() and not (folder / "1" / "failed.json").exists()
+    saved = json.loads((folder / "1" / "summary.json").read_text())["config"]
+    assert saved["staffing"]["pooling"] == "unit" and "resume" not in saved
+    assert set(pd.read_csv(folder / "sweep_summary.csv")["status"]) == {"finished"}
+
+
+def test_single_run_still_fails_with_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sim", "staffing.pooling=bogus", f"hydra.run.dir={tmp_path}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "staffing.pooling" in proc.stderr
+
+
+def test_interrupted_sweep_is_reported_then_resumed(experiment_sweep, tmp_path):
+    folder = tmp_path / "sweep"
+    shutil.copytree(experiment_sweep("grid_size"), folder)
+    # An interrupted sweep: point 2 was killed before writing its summary.
+    (folder / "2" / "summary.json").unlink()
+    for name in ("sweep_summary.csv", "report.md"):
+        (folder / name).unlink()
+    report = subprocess.run([sys.executable, "-m", "sim.report", str(folder)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    status = pd.read_csv(folder / "sweep_summary.csv").drop_duplicates("point").set_index("point")["status"]
+    assert status[2] == "incomplete" and (status.drop(2) == "finished").all()
+    assert "not finished" in (folder / "report.md").read_text(encoding="utf-8")
+
+    before = {d.name: (d / "summary.json").stat().st_mtime_ns for d in folder.iterdir() if (d / "summary.json").is_file()}
+    proc = sweep(["experiment=grid_size", *TINY, f"+resume={folder}"])
+    assert "skipped" in proc.stdout + proc.stderr
+    after = {d.name: (d / "summary.json").stat().st_mtime_ns for d in folder.iterdir() if (d / "summary.json").is_file()}
+    assert set(after) == set(before) | {"2"}
+    assert all(after[n] == before[n] for n in before), "a finished point was run again"
+    status = pd.read_csv(folder / "sweep_summary.csv").drop_duplicates("point")["status"]
+    assert set(status) == {"finished"}
+    assert len(json.loads((folder / "plan.json").read_text())["sessions"]) == 2
+
+
+def test_a_point_is_reproduced_exactly_from_its_folder(experiment_sweep, tmp_path):
+    point = experiment_sweep("grid_size") / "0"
+    saved = json.loads((point / "summary.json").read_text())["metrics"]
+
+    proc = subprocess.run([sys.executable, "-m", "sim.replay", str(point), "--out", str(tmp_path / "replay")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "reproduced" in proc.stdout
+
+    # The Hydra way: the point's own saved config as the primary config.
+    proc = subprocess.run([sys.executable, "-m", "sim", "--config-path", str((point / ".hydra").resolve()),
+                           "--config-name", "config", f"hydra.run.dir={tmp_path / 'hydra'}"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    again = json.loads((tmp_path / "hydra" / "summary.json").read_text())["metrics"]
+    assert {k: v["per_replication"] for k, v in again.items()} == {k: v["per_replication"] for k, v in saved.items()}
+
+
+def test_replay_detects_a_difference(experiment_sweep, tmp_path):
+    point = tmp_path / "point"
+    shutil.copytree(experiment_sweep("grid_size") / "0", point)
+    summary = json.loads((point / "summary.json").read_text())
+    summary["metrics"]["events_arrived"]["per_replication"][0] += 1
+    (point / "summary.json").write_text(json.dumps(summary))
+    proc = subprocess.run([sys.executable, "-m", "sim.replay", str(point)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "events_arrived replication 0" in proc.stderr
