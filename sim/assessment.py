@@ -73,9 +73,7 @@ class Assessor:
         server.learning_until = end + self.spec.learning_days * 24.0
         cal = pool.calendar
         server.duty_done = pool.duty_share * (cal.on_hours(end) if cal is not None else end)  # owes nothing yet
-        if server in pool.idle:
-            pool.idle.remove(server)
-            server.wake.succeed(None)  # type: ignore[union-attr]
+        pool.release(server)
         self.replacement_times.append(now)
         self.replacement_grids.append(grid)
         if all(s.vacant_until > now for s in pool.servers):

@@ -29,7 +29,7 @@ from .distributions import Duration
 from .records import Records
 from .routing import DEPARTMENT, FEEDBACK, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, make_policy
 from .scenario import COMPLEXITIES, STEPS, Scenario
-from .service import Pool, Server
+from .service import Pool, Server, Tick
 from .town import Layout
 
 _NAN = float("nan")
@@ -51,7 +51,8 @@ class Model:
         arrivals: every matter of this replication, sorted by report time.
     """
 
-    def __init__(self, scenario: Scenario, layout: Layout, arrivals: Arrivals) -> None:
+    def __init__(self, scenario: Scenario, layout: Layout, arrivals: Arrivals,
+                 on_progress=None, progress_step_h: float = 168.0) -> None:
         self.scenario = scenario
         self.layout = layout
         self.env = simpy.Environment()
@@ -70,6 +71,7 @@ class Model:
         dl = np.asarray([scenario.routing.deadline(c) for c in COMPLEXITIES])
         self.deadline = _farray(arrivals.time_h + dl[arrivals.complexity])
         self.token = array("l", bytes(8 * n)) if n else array("l")
+        self.seq = 0  # queue-entry counter shared by all pools
         self.supervised = bytearray(n)
         self.escalated = bytearray(n)
         self.resolver = bytearray(b"\xff" * n)
@@ -84,7 +86,7 @@ class Model:
         self.has_step = tuple(not Duration(scenario.handling.step(s)).is_zero for s in STEPS)
         self._difficulty = layout.grid_difficulty.tolist()
         self._uniform_difficulty = bool(np.all(layout.grid_difficulty == 1.0))
-        self.grid_work_h = np.zeros(layout.n_grids)
+        self.grid_work_h = [0.0] * layout.n_grids  # worker hours per grid in the window
 
         self.policy = make_policy(scenario.routing.policy, scenario.routing.escalate_after_h)
         self.worker_pools, self._grid_pool = workers.build_pools(self)
@@ -102,11 +104,25 @@ class Model:
             self._patience = _farray(-pet.patience_mean_h * np.log1p(-arrivals.extra_u[:, EXTRA_COLUMNS.index(U_PATIENCE)]))
             self._queued_in: dict[int, tuple[Pool, int]] = {}
             self._timer_set = bytearray(n)
+        sat = scenario.satisfaction
+        penalty = 0.0 if self.has_step[FEEDBACK] else sat.no_feedback_penalty
+        self._sat = (sat.on_time - penalty, sat.floor - penalty, sat.decay_h)
         self._u_satisfaction = _farray(arrivals.extra_u[:, EXTRA_COLUMNS.index(U_SATISFACTION)])
         self.assessor = assessment.Assessor(self) if scenario.assessment.period_days else None
 
-        self.env.process(self._arrivals())
+        self._next_arrival = 0
+        self._arrive_cb = self._arrive
+        if n:
+            self.env.schedule(Tick(self._arrive_cb), 1, self.report[0])  # type: ignore[arg-type]
         self._start_shift_bells()
+        if on_progress is not None:
+            self._progress = (on_progress, progress_step_h)
+            self.at(progress_step_h, self._report_progress)
+
+    def _report_progress(self) -> None:
+        callback, step = self._progress
+        callback(self.env.now, self._next_arrival)
+        self.at(self.env.now + step, self._report_progress)
 
     # -- lookups used by policies ------------------------------------------
     def worker_pool(self, mid: int) -> Pool:
@@ -120,14 +136,19 @@ class Model:
         return max(0.0, min(start + length, self.horizon_h) - max(start, self.warmup_h))
 
     # -- processes -----------------------------------------------------------
-    def _arrivals(self):
+    def _arrive(self, _event) -> None:
+        """Route every matter reported now, then schedule the next report."""
         env = self.env
         report = self.report
-        for mid in range(self.n):
-            delay = report[mid] - env.now
-            if delay > 0.0:
-                yield env.timeout(delay)
+        mid = self._next_arrival
+        n = self.n
+        now = env.now
+        while mid < n and report[mid] <= now:
             self.route(mid, None)
+            mid += 1
+        self._next_arrival = mid
+        if mid < n:
+            env.schedule(Tick(self._arrive_cb), 1, report[mid] - now)  # type: ignore[arg-type]
 
     def _start_shift_bells(self) -> None:
         """At each shift start, wake idle servers that have work waiting."""
@@ -148,8 +169,7 @@ class Model:
 
     def at(self, t: float, callback, *args) -> None:
         """Call ``callback(*args)`` at time ``t`` (a timer without a process)."""
-        ev = self.env.timeout(max(0.0, t - self.env.now))
-        ev.callbacks.append(partial(_fire, callback, args))
+        self.env.schedule(Tick(partial(_fire, callback, args)), 1, max(0.0, t - self.env.now))  # type: ignore[arg-type]
 
     # -- callbacks from pools -----------------------------------------------
     def route(self, mid: int, done: int | None) -> None:
@@ -214,15 +234,6 @@ class Model:
                 work *= self.scenario.assessment.learning_factor
         return work
 
-    def account(self, pool: Pool, server: Server, mid: int, start: float, busy_h: float) -> None:
-        """Add the part of a busy period that falls in the measurement window."""
-        overlap = min(start + busy_h, self.horizon_h) - max(start, self.warmup_h)
-        if overlap > 0.0:
-            pool.busy_h += overlap
-            server.busy_h += overlap
-            if pool.kind == "worker":
-                self.grid_work_h[self.grid[mid]] += overlap
-
     def done(self, pool: Pool, server: Server, mid: int, step: int) -> None:
         if step in RESOLVING_STEPS:
             self.t_handled[mid] = self.env.now
@@ -233,11 +244,9 @@ class Model:
         if self.t_start[mid] != self.t_start[mid]:  # closed without any step
             self.t_start[mid] = self.t_onsite[mid] = now
         self.t_closed[mid] = now
-        sat = self.scenario.satisfaction
+        sat = self._sat
         late = now - self.deadline[mid]
-        p = sat.on_time if late <= 0.0 else sat.floor + (sat.on_time - sat.floor) * math.exp(-late / sat.decay_h)
-        if not self.has_step[FEEDBACK]:
-            p -= sat.no_feedback_penalty
+        p = sat[0] if late <= 0.0 else sat[1] + (sat[0] - sat[1]) * math.exp(-late / sat[2])
         ok = self._u_satisfaction[mid] < p
         self.satisfied[mid] = 1 if ok else 0
         if self.assessor is not None:
@@ -254,6 +263,9 @@ def _fire(callback, args, _event) -> None:
     callback(*args)
 
 
-def run_replication(scenario: Scenario, layout: Layout, replication: int) -> Records:
-    """Generate the arrivals of replication ``replication`` and simulate it."""
-    return Model(scenario, layout, generate(scenario, layout, replication)).run()
+def run_replication(scenario: Scenario, layout: Layout, replication: int, on_progress=None) -> Records:
+    """Generate the arrivals of replication ``replication`` and simulate it.
+
+    ``on_progress(now_h, matters_reported)`` is called every simulated week.
+    """
+    return Model(scenario, layout, generate(scenario, layout, replication), on_progress=on_progress).run()

@@ -92,10 +92,12 @@ class Records:
 
     @classmethod
     def from_model(cls, model: "Model") -> "Records":
-        grid = np.frombuffer(model.grid, dtype=np.int32).copy() if model.n else np.empty(0, np.int32)
+        # Views on the model's compact arrays, not copies: at city scale the
+        # records are the largest thing in memory and the model is done with them.
+        grid = np.frombuffer(model.grid, dtype=np.int32) if model.n else np.empty(0, np.int32)
 
         def col(a) -> np.ndarray:
-            return np.frombuffer(a, dtype=np.float64).copy() if model.n else np.empty(0)
+            return np.frombuffer(a, dtype=np.float64) if model.n else np.empty(0)
 
         times = {
             "t_report": col(model.report),
@@ -115,18 +117,18 @@ class Records:
             unit=model.layout.grid_unit[grid].astype(np.int32),
             category=np.frombuffer(model.category, dtype=np.uint8).astype(np.int8),
             complexity=np.frombuffer(model.complexity, dtype=np.uint8).astype(np.int8),
-            resolver=np.frombuffer(bytes(model.resolver), dtype=np.int8).copy(),
-            escalated=np.frombuffer(bytes(model.escalated), dtype=np.uint8).astype(bool),
-            supervised=np.frombuffer(bytes(model.supervised), dtype=np.uint8).astype(bool),
-            discovered=np.frombuffer(model.discovered, dtype=np.uint8).astype(bool),
-            satisfied=np.frombuffer(bytes(model.satisfied), dtype=np.int8).copy(),
+            resolver=np.frombuffer(model.resolver, dtype=np.int8),
+            escalated=np.frombuffer(model.escalated, dtype=np.bool_),
+            supervised=np.frombuffer(model.supervised, dtype=np.bool_),
+            discovered=np.frombuffer(model.discovered, dtype=np.bool_),
+            satisfied=np.frombuffer(model.satisfied, dtype=np.int8),
             times=times,
             pool_kind=tuple(p.kind for p in model.pools),
             pool_name=tuple(p.name for p in model.pools),
             pool_servers=np.asarray([p.size for p in model.pools], dtype=np.int64),
             pool_busy_h=np.asarray([p.busy_h for p in model.pools]),
             pool_duty_h=np.asarray([p.duty_h for p in model.pools]),
-            grid_work_h=model.grid_work_h.copy(),
+            grid_work_h=np.asarray(model.grid_work_h, dtype=float),
             replacement_times=np.asarray(assessor.replacement_times if assessor else [], dtype=float),
             replacement_grids=np.asarray(assessor.replacement_grids if assessor else [], dtype=np.int64),
             warmup_h=model.warmup_h,

@@ -9,6 +9,7 @@ last, so its presence means the run finished.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -48,24 +49,75 @@ class RunResult:
     wall_seconds: float
 
 
-def events_frame(rec: Records, scenario: Scenario, unit_names: tuple[str, ...], replication: int) -> pd.DataFrame:
-    """One row per matter, with names instead of codes."""
+EVENT_CHUNK_ROWS = 200_000
+"""Rows per chunk when streaming the per-matter table (bounds memory at city scale)."""
+
+
+def events_frame(rec: Records, scenario: Scenario, unit_names: tuple[str, ...], replication: int,
+                 rows: slice = slice(None)) -> pd.DataFrame:
+    """One row per matter (of the given slice), with names instead of codes."""
     cats = np.asarray([c for c, _ in scenario.arrivals.categories])
+    idx = np.arange(len(rec))[rows]
     df = pd.DataFrame({
         "replication": replication,
-        "matter": np.arange(len(rec)),
-        "grid": rec.grid,
-        "unit": np.asarray(unit_names)[rec.unit] if len(rec) else np.empty(0, dtype=str),
-        "category": cats[rec.category] if len(rec) else np.empty(0, dtype=str),
-        "complexity": np.asarray(COMPLEXITIES)[rec.complexity] if len(rec) else np.empty(0, dtype=str),
-        "route": np.asarray(ROUTES)[rec.route] if len(rec) else np.empty(0, dtype=str),
+        "matter": idx,
+        "grid": rec.grid[rows],
+        "unit": np.asarray(unit_names)[rec.unit[rows]],
+        "category": cats[rec.category[rows]],
+        "complexity": np.asarray(COMPLEXITIES)[rec.complexity[rows]],
+        "route": np.asarray(ROUTES)[rec.route[rows]],
+        "discovered": rec.discovered[rows],
     })
     for name, col in rec.times.items():
-        df[name] = col
-    df["escalated"] = rec.escalated
-    df["supervised"] = rec.supervised
-    df["overdue"] = metrics.overdue(rec)
+        df[name] = col[rows]
+    df["escalated"] = rec.escalated[rows]
+    df["supervised"] = rec.supervised[rows]
+    df["overdue"] = metrics.overdue(rec)[rows]
+    df["satisfied"] = rec.satisfied[rows]
     return df
+
+
+def write_events(fh, rec: Records, scenario: Scenario, unit_names: tuple[str, ...], replication: int,
+                 header: bool, chunk_rows: int = EVENT_CHUNK_ROWS) -> None:
+    """Append a replication's matters to an open CSV, ``chunk_rows`` at a time."""
+    n = len(rec)
+    for lo in range(0, max(n, 1), chunk_rows):
+        frame = events_frame(rec, scenario, unit_names, replication, slice(lo, min(lo + chunk_rows, n)))
+        frame.to_csv(fh, index=False, header=header and lo == 0, float_format="%.6f")
+
+
+class Progress:
+    """A one-line progress display on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool, replications: int, horizon_days: float) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.replications = replications
+        self.horizon_days = horizon_days
+        self.t0 = time.perf_counter()
+        self.rep = 0
+        self.rep_t0 = self.t0
+
+    def start_replication(self, r: int) -> None:
+        self.rep = r
+        self.rep_t0 = time.perf_counter()
+
+    def update(self, now_h: float, matters: int) -> None:
+        """Called by the model every simulated week."""
+        if not self.enabled:
+            return
+        wall = time.perf_counter() - self.rep_t0
+        done = (self.rep + now_h / 24.0 / self.horizon_days) / self.replications
+        total_wall = time.perf_counter() - self.t0
+        left = total_wall / done - total_wall if done > 0 else float("nan")
+        rate = matters / wall if wall > 0 else 0.0
+        print(f"\rreplication {self.rep + 1}/{self.replications}: day {now_h / 24.0:,.0f} of "
+              f"{self.horizon_days:,.0f}, {rate:,.0f} matters/s, about {left:,.0f} s left   ",
+              end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(f"\r{self.replications} replications done in {time.perf_counter() - self.t0:.1f} s"
+                  + " " * 40, file=sys.stderr, flush=True)
 
 
 def run(
@@ -81,24 +133,26 @@ def run(
     out = Path(out_dir) if out_dir is not None else None
     per_rep: dict[str, list[float]] = {name: [] for name in (*metrics.METRICS, *metrics.HOURLY_METRICS)}
     grid_rows, backlog_rows = [], []
-    events_tmp = None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if options.events:
-            events_ctx = atomic_open(out / "events.csv")
-            events_tmp = events_ctx.__enter__()
-    show = options.progress and sys.stderr.isatty()
-    try:
+    progress = Progress(options.progress, scenario.run.replications, scenario.run.horizon_days)
+    workers = _workers_per_grid(scenario, layout)
+    with contextlib.ExitStack() as stack:
+        events_fh = None
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            if options.events:  # renamed into place only if every replication succeeds
+                events_fh = stack.enter_context(atomic_open(out / "events.csv"))
         for r in range(scenario.run.replications):
-            t_rep = time.perf_counter()
-            rec = run_replication(scenario, layout, r)
+            progress.start_replication(r)
+            if progress.enabled:
+                rec = run_replication(scenario, layout, r, on_progress=progress.update)
+            else:
+                rec = run_replication(scenario, layout, r)
             invariants.check(rec, scenario, replication=r)  # a violation is a bug: raise, never warn
             for name, value in metrics.compute(rec).items():
                 per_rep[name].append(value)
             if on_replication is not None:
                 on_replication(r, rec)
             if out is not None:
-                workers = _workers_per_grid(scenario, layout)
                 g = pd.DataFrame(metrics.grid_table(rec, layout.grid_population, workers))
                 g.insert(0, "replication", r)
                 g.insert(2, "unit", np.asarray(layout.unit_names)[layout.grid_unit])
@@ -106,21 +160,10 @@ def run(
                 b = pd.DataFrame(metrics.backlog_series(rec, options.backlog_step_h))
                 b.insert(0, "replication", r)
                 backlog_rows.append(b)
-                if events_tmp is not None:
-                    events_frame(rec, scenario, layout.unit_names, r).to_csv(
-                        events_tmp, index=False, header=(r == 0), float_format="%.6f")
-            if show:
-                print(f"\rreplication {r + 1}/{scenario.run.replications}: {len(rec)} matters in "
-                      f"{time.perf_counter() - t_rep:.2f} s", end="", file=sys.stderr, flush=True)
-        if show:
-            print(file=sys.stderr)
-        if events_tmp is not None:
-            events_ctx.__exit__(None, None, None)
-            events_tmp = None
-    except BaseException:
-        if events_tmp is not None:
-            events_ctx.__exit__(*sys.exc_info())
-        raise
+                if events_fh is not None:
+                    write_events(events_fh, rec, scenario, layout.unit_names, r, header=(r == 0))
+            del rec
+    progress.close()
     wall = time.perf_counter() - t0
     result = RunResult(per_rep, summarise(per_rep), wall)
     if out is not None:

@@ -1,9 +1,13 @@
 """Service pools: grid workers, department desks and enforcement teams.
 
 A pool is a set of servers sharing one queue, as in a SimPy ``Resource`` but
-leaner: each server is one long-lived SimPy process that pulls tasks from the
-pool's queue, instead of one process per matter requesting a resource. That is
-the hot path of the model, so it keeps per-task work and allocation small.
+leaner. This is the hot path of the model, so a server is not even a SimPy
+process: it is a small state machine driven by SimPy's event loop. When a
+server starts a task it schedules one bare event at the task's end, whose
+callback finishes the task and pulls the next one; an idle server waits in the
+pool's idle list and is started directly by ``submit``. That keeps the cost
+per task to one scheduled event, with no generator, process or allocation
+beyond the queue entry.
 
 Queue discipline (the source's "overdue matters are supervised"): a matter
 still waiting when its deadline passes is moved to the front of the queue it
@@ -32,8 +36,6 @@ from collections import deque
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
-import simpy
-
 from .calendar import Calendar
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,28 +44,43 @@ if TYPE_CHECKING:  # pragma: no cover
 TravelFn = Callable[["Server", int, int], tuple[float, float]]
 
 
+class Tick:
+    """The cheapest event SimPy's loop accepts: callbacks and an ok flag."""
+
+    __slots__ = ("callbacks", "_ok")
+
+    def __init__(self, callback) -> None:
+        self.callbacks = [callback]
+        self._ok = True
+
+
 class Server:
-    """One worker, department desk or team: a long-lived SimPy process.
+    """One worker, department desk or team: a state machine on SimPy's clock.
 
     Attributes:
         index: position in its pool.
         home: location used by the pool's travel function (a grid for
             workers, a base index for teams).
+        mid, step: the task in hand (``mid`` is -1 when there is none).
     """
 
-    __slots__ = ("pool", "index", "home", "wake", "busy_h", "duty_done", "idle_since",
-                 "vacant_until", "learning_until")
+    __slots__ = ("pool", "index", "home", "busy_h", "duty_done", "idle_since",
+                 "vacant_until", "learning_until", "mid", "step", "back_h", "_finish", "_resume")
 
     def __init__(self, pool: "Pool", index: int, home: object = None) -> None:
         self.pool = pool
         self.index = index
         self.home = home
-        self.wake: simpy.Event | None = None
         self.busy_h = 0.0
         self.duty_done = 0.0
         self.idle_since = 0.0
         self.vacant_until = 0.0
         self.learning_until = 0.0
+        self.mid = -1
+        self.step = -1
+        self.back_h = 0.0
+        self._finish = lambda _ev: pool._finish(self)  # bound once, reused for every task
+        self._resume = lambda _ev: pool._next(self)
 
 
 class Pool:
@@ -92,6 +109,7 @@ class Pool:
         duty_block_h: float = 1.0,
     ) -> None:
         self.model = model
+        self.env = model.env
         self.kind = kind
         self.name = name
         self.travel_h = travel_h
@@ -105,42 +123,47 @@ class Pool:
         self._normal: list[tuple] = []  # (priority, seq, mid, token, step)
         self._by_deadline: list[tuple] = []  # (deadline, seq, mid, token, step)
         self._supervised: list[tuple] = []  # (deadline, seq, mid, token, step)
-        self._seq = 0
         self.waiting = 0
         self.busy_h = 0.0
         self.duty_h = 0.0
-        for s in self.servers:
-            model.env.process(self._serve(s))
+        self._is_worker = kind == "worker"
+        self._plain = travel_h is None and calendar is None and duty_share == 0.0
+        for server in self.servers:
+            self._at(0.0, server._resume)
 
     @property
     def size(self) -> int:
         return len(self.servers)
 
+    def _at(self, delay: float, callback) -> None:
+        self.env.schedule(Tick(callback), 1, delay)  # type: ignore[arg-type]  # 1 = NORMAL priority
+
     def on_shift(self) -> bool:
         cal = self.calendar
-        return cal is None or cal.is_on(self.model.env.now)
+        return cal is None or cal.is_on(self.env.now)
 
     # -- queue ---------------------------------------------------------------
     def submit(self, mid: int, step: int, priority: int) -> None:
-        """Hand a task to a free server (own pool first, then neighbours), or queue it."""
+        """Start a task on a free server (own pool first, then neighbours), or queue it."""
         if self.cover is not None:
             self.cover.submit(mid, step, priority)
             return
-        if self.idle and self.on_shift():
-            self._choose_idle(mid, step).wake.succeed((mid, step))  # type: ignore[union-attr]
+        if self.idle and (self.calendar is None or self.calendar.is_on(self.env.now)):
+            self._start(self._choose_idle(mid, step), mid, step)
             return
         for nb in self.neighbours:
             if nb.idle and nb.cover is None and nb.on_shift():
-                nb._choose_idle(mid, step).wake.succeed((mid, step))  # type: ignore[union-attr]
+                nb._start(nb._choose_idle(mid, step), mid, step)
                 return
         self._enqueue(mid, step, priority)
 
     def _enqueue(self, mid: int, step: int, priority: int) -> None:
         m = self.model
         tok = m.token[mid]
-        self._seq += 1
-        heappush(self._normal, (priority, self._seq, mid, tok, step))
-        heappush(self._by_deadline, (m.deadline[mid], self._seq, mid, tok, step))
+        m.seq += 1  # town-wide, so that neighbours can compare ages
+        seq = m.seq
+        heappush(self._normal, (priority, seq, mid, tok, step))
+        heappush(self._by_deadline, (m.deadline[mid], seq, mid, tok, step))
         self.waiting += 1
         m.on_queued(self, mid, step, tok)
 
@@ -160,10 +183,13 @@ class Pool:
 
     def _choose_idle(self, mid: int, step: int) -> Server:
         if self.travel_h is None or len(self.idle) == 1:
-            return self.idle.popleft()
-        best = min(self.idle, key=lambda s: self.travel_h(s, mid, step)[0])  # type: ignore[misc]
-        self.idle.remove(best)
-        return best
+            server = self.idle.popleft()
+        else:
+            server = min(self.idle, key=lambda s: self.travel_h(s, mid, step)[0])  # type: ignore[misc]
+            self.idle.remove(server)
+        if self.duty_share > 0.0:
+            self._credit_idle_duty(server, self.env.now)
+        return server
 
     def _next_task(self, mark_supervised: bool = True) -> tuple[int, int, int] | None:
         if self.waiting == 0:
@@ -174,7 +200,7 @@ class Pool:
             return None
         m = self.model
         token = m.token
-        now = m.env.now
+        now = self.env.now
         dl = self._by_deadline
         while dl and dl[0][0] <= now:
             entry = heappop(dl)
@@ -191,67 +217,117 @@ class Pool:
                     return mid, step, prio
         raise AssertionError(f"pool {self.name}: {self.waiting} waiting but queue empty")
 
+    def _head_key(self) -> tuple | None:
+        """Sort key of the task this pool would serve next (None if empty).
+
+        Supervised matters come first (earliest deadline), then priority
+        class and arrival order (``seq`` is counted town-wide, so keys of
+        different pools compare by age).
+        """
+        if self.waiting == 0:
+            return None
+        token = self.model.token
+        now = self.env.now
+        dl = self._by_deadline
+        while dl and dl[0][0] <= now:
+            entry = heappop(dl)
+            if token[entry[2]] == entry[3]:
+                heappush(self._supervised, entry)
+                self.model.supervised[entry[2]] = 1
+        for rank, heap in enumerate((self._supervised, self._normal)):
+            while heap and token[heap[0][2]] != heap[0][3]:
+                heappop(heap)  # stale: started, moved or withdrawn
+            if heap:
+                return (rank, heap[0][0], heap[0][1])
+        return None  # pragma: no cover - waiting > 0 implies a valid entry
+
     def _pull(self) -> tuple[int, int, int] | None:
         task = self._next_task()
-        if task is None:
+        if task is None and self.neighbours:
+            best, best_key = None, None
             for nb in self.neighbours:
                 if nb.waiting and nb.cover is None:
-                    return nb._next_task()
+                    key = nb._head_key()
+                    if key is not None and (best_key is None or key < best_key):
+                        best, best_key = nb, key
+            if best is not None:  # the oldest waiting work of the neighbours
+                return best._next_task()
         return task
 
     def wake_idle(self) -> None:
-        """Wake idle servers that have work waiting (at a shift start or a return)."""
+        """Start idle servers that have work waiting (at a shift start or a return)."""
         pending = self.waiting + sum(nb.waiting for nb in self.neighbours)
         while self.idle and pending > 0:
-            self.idle.popleft().wake.succeed(None)  # type: ignore[union-attr]
+            server = self.idle.popleft()
+            if self.duty_share > 0.0:
+                self._credit_idle_duty(server, self.env.now)
+            self._next(server)
             pending -= 1
 
-    # -- servers -------------------------------------------------------------
-    def _serve(self, server: Server):
-        env = self.model.env
-        m = self.model
-        travel_h = self.travel_h
-        cal = self.calendar
-        duty = self.duty_share
-        while True:
-            now = env.now
+    def release(self, server: Server) -> None:
+        """Take an idle server off duty (a vacancy starts): it re-checks its state now."""
+        if server in self.idle:
+            self.idle.remove(server)
+            self._at(0.0, server._resume)
+
+    # -- server state machine ------------------------------------------------
+    def _next(self, server: Server) -> None:
+        """A free server looks for work: shift, vacancy and duties first."""
+        now = self.env.now
+        if not self._plain or server.vacant_until > now:
             if server.vacant_until > now:
-                yield env.timeout(server.vacant_until - now)
-                continue
+                self._at(server.vacant_until - now, server._resume)
+                return
+            cal = self.calendar
             if cal is not None and not cal.is_on(now):
-                yield env.timeout(cal.next_on(now) - now)
-                continue
-            if duty > 0.0:
-                owed = duty * (cal.on_hours(now) if cal is not None else now) - server.duty_done
+                self._at(cal.next_on(now) - now, server._resume)
+                return
+            if self.duty_share > 0.0:
+                owed = self.duty_share * (cal.on_hours(now) if cal is not None else now) - server.duty_done
                 if owed >= self.duty_block_h:  # kept from duties by matters: catch up now
                     block = self.duty_block_h
                     server.duty_done += block
-                    self.duty_h += m.window_overlap(now, block)
-                    yield env.timeout(block)
-                    continue
-            task = self._pull()
-            if task is None:
-                server.wake = env.event()
-                server.idle_since = now
-                self.idle.append(server)
-                task = yield server.wake
-                if duty > 0.0:
-                    self._credit_idle_duty(server, env.now)
-                if task is None:
-                    continue
-            mid, step = task[0], task[1]
-            now = env.now
-            out_h, back_h = travel_h(server, mid, step) if travel_h is not None else (0.0, 0.0)
-            work = m.start(self, server, mid, step, now, out_h)
-            busy = out_h + work + back_h
-            m.account(self, server, mid, now, busy)
-            if back_h > 0.0:
-                yield env.timeout(out_h + work)
-                m.done(self, server, mid, step)
-                yield env.timeout(back_h)
-            else:
-                yield env.timeout(busy)
-                m.done(self, server, mid, step)
+                    self.duty_h += self.model.window_overlap(now, block)
+                    self._at(block, server._resume)
+                    return
+        task = self._pull()
+        if task is None:
+            server.idle_since = now
+            self.idle.append(server)
+        else:
+            self._start(server, task[0], task[1])
+
+    def _start(self, server: Server, mid: int, step: int) -> None:
+        m = self.model
+        env = self.env
+        now = env._now  # the property costs a call per task; this is the hot path
+        if self.travel_h is not None:
+            out_h, back_h = self.travel_h(server, mid, step)
+        else:
+            out_h = back_h = 0.0
+        work = m.start(self, server, mid, step, now, out_h)
+        busy = out_h + work + back_h
+        # the part of the busy period inside the measurement window
+        overlap = min(now + busy, m.horizon_h) - max(now, m.warmup_h)
+        if overlap > 0.0:
+            self.busy_h += overlap
+            server.busy_h += overlap
+            if self._is_worker:
+                m.grid_work_h[m.grid[mid]] += overlap
+        server.mid = mid
+        server.step = step
+        server.back_h = back_h
+        env.schedule(Tick(server._finish), 1, out_h + work)  # type: ignore[arg-type]
+
+    def _finish(self, server: Server) -> None:
+        mid, step = server.mid, server.step
+        server.mid = -1
+        self.model.done(self, server, mid, step)
+        if server.back_h > 0.0:  # drive back to base before taking more work
+            back, server.back_h = server.back_h, 0.0
+            self._at(back, server._resume)
+        else:
+            self._next(server)
 
     def _credit_idle_duty(self, server: Server, now: float) -> None:
         """Idle time on shift is spent on duties, up to what is owed."""

@@ -258,10 +258,9 @@ def test_runner_raises_on_a_violation(monkeypatch, tmp_path):
     assert not (tmp_path / "run" / "summary.json").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="model bug: Model._arrivals yields timeout(report - now), and SimPy's "
-                   "clock now + (report - now) can round one ulp below report, so a matter is started or "
-                   "closed before its recorded report time (sim/model.py, Model._arrivals)")
 def test_model_clock_lands_exactly_on_report_times():
+    # Regression: the arrival loop used to route a matter when SimPy's clock
+    # (now + (report - now)) had rounded one ulp below its report time.
     # Two matters reported at t1 < t2 chosen so that t1 + (t2 - t1) rounds
     # below t2 in binary floating point; no step exists, so each closes the
     # moment it arrives. Its closing time must not precede its report.

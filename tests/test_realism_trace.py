@@ -195,3 +195,15 @@ def test_two_failed_assessments_replace_the_worker_with_cover_and_learning():
     # matter at 80: back with the new worker (vacancy ended at 72), 3x slower
     assert (t(rec, "t_start", 3), t(rec, "t_handled", 3)) == (80.0, 86.0)
     assert metrics.compute(rec)["replacements"] == 1
+
+
+def test_freed_worker_takes_the_oldest_of_its_neighbours_work():
+    # Three grids in a ring (all adjacent). Workers busy 0-5, 0-10, 0-10. A is
+    # reported in grid 2 at 1, B in grid 1 at 2. At 5 worker 0 has nothing of
+    # its own and takes the older, A (not B from its first neighbour).
+    cfg = tiny_town_config(routing__policy="neighbour_backup")
+    cfg["town"]["units"]["v"]["population"] = 3000
+    cfg["handling"]["feedback"] = NO_FEEDBACK
+    rec = simulate(cfg, [0.0, 0.0, 0.0, 1.0, 2.0], [0, 1, 2, 2, 1], ["simple"] * 5,
+                   work_h={"simple": [5.0, 10.0, 10.0, 1.0, 1.0]})
+    assert [t(rec, "t_start", i) for i in range(5)] == [0.0, 0.0, 0.0, 5.0, 6.0]
