@@ -72,6 +72,8 @@ def main(cfg: DictConfig) -> None:
     out_dir = HydraConfig.get().runtime.output_dir
     result = run(scenario, out_dir, container, options)
     print(format_table(result.summary))
+    if result.unstable:
+        print(f"\nWARNING: {result.stability['verdict']} (see summary.json 'stability')")
     print(f"\n{scenario.run.replications} replications of {scenario.run.horizon_days:g} days "
           f"in {result.wall_seconds:.1f} s; results in {out_dir}")
 

@@ -117,8 +117,9 @@ def overdue(rec: Records) -> np.ndarray:
 
 
 def department_stage(rec: Records) -> np.ndarray:
-    """Mask of matters that entered a department queue."""
-    return ((rec.complexity == 1) | rec.escalated) & ~np.isnan(rec.t_res_in)
+    """Mask of matters that entered a department queue (petitions excluded:
+    they are at the petitions office, which ``t_res_in`` then refers to)."""
+    return ((rec.complexity == 1) | rec.escalated) & ~np.isnan(rec.t_res_in) & np.isnan(rec.t_petition)
 
 
 def utilization(rec: Records, kind: str) -> float:

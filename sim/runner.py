@@ -10,6 +10,7 @@ last, so its presence means the run finished.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import invariants, metrics
+from . import invariants, metrics, stability
 from .model import run_replication
 from .output import atomic_open, manifest, write_json
 from .plots import backlog_plot
@@ -47,6 +48,12 @@ class RunResult:
     per_replication: dict[str, list[float]]
     summary: dict[str, dict]
     wall_seconds: float
+    stability: dict[str, Any]
+
+    @property
+    def unstable(self) -> bool:
+        """True when any replication's backlog grows without bound."""
+        return bool(self.stability["unstable_replications"])
 
 
 EVENT_CHUNK_ROWS = 200_000
@@ -133,6 +140,7 @@ def run(
     out = Path(out_dir) if out_dir is not None else None
     per_rep: dict[str, list[float]] = {name: [] for name in (*metrics.METRICS, *metrics.HOURLY_METRICS)}
     grid_rows, backlog_rows = [], []
+    verdicts: list[dict[str, Any]] = []
     progress = Progress(options.progress, scenario.run.replications, scenario.run.horizon_days)
     workers = _workers_per_grid(scenario, layout)
     with contextlib.ExitStack() as stack:
@@ -150,6 +158,7 @@ def run(
             invariants.check(rec, scenario, replication=r)  # a violation is a bug: raise, never warn
             for name, value in metrics.compute(rec).items():
                 per_rep[name].append(value)
+            verdicts.append({stage: dataclasses.asdict(v) for stage, v in stability.assess(rec).items()})
             if on_replication is not None:
                 on_replication(r, rec)
             if out is not None:
@@ -165,7 +174,14 @@ def run(
             del rec
     progress.close()
     wall = time.perf_counter() - t0
-    result = RunResult(per_rep, summarise(per_rep), wall)
+    unstable = [r for r, v in enumerate(verdicts) if not v["system"]["stable"] or not v["department"]["stable"]]
+    stab = {
+        "unstable_replications": unstable,
+        "verdict": "UNSTABLE: the backlog grows without bound in replications "
+                   f"{unstable}; means over the horizon understate it" if unstable else "stable",
+        "per_replication": verdicts,
+    }
+    result = RunResult(per_rep, summarise(per_rep), wall, stab)
     if out is not None:
         with atomic_open(out / "grids.csv") as fh:
             pd.concat(grid_rows).to_csv(fh, index=False, float_format="%.6g")
@@ -178,6 +194,7 @@ def run(
                          warmup_days=scenario.run.warmup_days)
         write_json(out / "summary.json", {
             "metrics": result.summary,
+            "stability": stab,
             "config": resolved_config or {},
             "manifest": manifest(scenario.run.seed, wall, {
                 "replications": scenario.run.replications,
