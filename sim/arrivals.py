@@ -179,9 +179,17 @@ def generate(scenario: Scenario, layout: Layout, replication: int) -> Arrivals:
             np.empty(0), np.empty(0, np.int32), np.empty(0, np.int8), np.empty(0, np.int8),
             np.empty((0, len(STEPS))), np.empty((0, len(EXTRA_COLUMNS))), np.empty(0, bool),
         )
-    cols = [np.concatenate(c) for c in zip(*parts)]
+    # Concatenate and sort one column at a time, dropping the parts as we go,
+    # so that peak memory stays near twice the final arrays at city scale.
+    n_cols = len(parts[0])
+    cols: list[np.ndarray] = []
+    for j in range(n_cols):
+        cols.append(np.concatenate([p[j] for p in parts]))
+    del parts
     order = np.argsort(cols[0], kind="stable")
-    return Arrivals(*(c[order] for c in cols))
+    for j in range(n_cols):
+        cols[j] = cols[j][order]
+    return Arrivals(*cols)
 
 
 def _pick(cum_shares: np.ndarray, u: np.ndarray) -> np.ndarray:

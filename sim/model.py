@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from array import array
 from functools import partial
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
@@ -95,6 +96,7 @@ class Model:
         self.petitions: Pool | None = None
         self.pools: list[Pool] = [*self.worker_pools, *self.department_pools, self.enforcement]
         self.policy.prepare(self)
+        self._waiting_in = array("i", bytes(4 * n)) if n else array("i")  # pool index of a queued matter
 
         pet = scenario.petitions
         self._patience: np.ndarray | None = None
@@ -102,8 +104,11 @@ class Model:
             self.petitions = departments.build_petitions_office(self)
             self.pools.append(self.petitions)
             self._patience = _farray(-pet.patience_mean_h * np.log1p(-arrivals.extra_u[:, EXTRA_COLUMNS.index(U_PATIENCE)]))
-            self._queued_in: dict[int, tuple[Pool, int]] = {}
             self._timer_set = bytearray(n)
+            self._abandon_timers = TimerQueue(self.env, self._abandon)
+        for i, pool in enumerate(self.pools):
+            pool.index = i
+        self._escalation_timers = TimerQueue(self.env, self._escalate)
         sat = scenario.satisfaction
         penalty = 0.0 if self.has_step[FEEDBACK] else sat.no_feedback_penalty
         self._sat = (sat.on_time - penalty, sat.floor - penalty, sat.decay_h)
@@ -187,14 +192,15 @@ class Model:
         """A task had to wait: set its escalation and patience timers."""
         h = self.policy.escalate_after_h
         if h is not None and step == SIMPLE and pool.kind == "worker" and self.has_step[DEPARTMENT]:
-            self.at(self.report[mid] + h, self._escalate, mid, token, pool)
+            self._escalation_timers.add(self.report[mid] + h, (mid, token, pool))
         if self._patience is not None and self.t_start[mid] != self.t_start[mid]:
-            self._queued_in[mid] = (pool, token)
+            self._waiting_in[mid] = pool.index
             if not self._timer_set[mid]:
                 self._timer_set[mid] = 1
-                self.at(self.report[mid] + self._patience[mid], self._abandon, mid)
+                self._abandon_timers.add(self.report[mid] + self._patience[mid], mid)
 
-    def _escalate(self, mid: int, token: int, pool: Pool) -> None:
+    def _escalate(self, entry: tuple[int, int, Pool]) -> None:
+        mid, token, pool = entry
         if self.token[mid] != token:  # started, moved or already escalated
             return
         pool.withdraw(mid)
@@ -206,10 +212,8 @@ class Model:
         """The resident's patience ran out before anyone started: a petition."""
         if self.t_start[mid] == self.t_start[mid]:  # someone has started on it
             return
-        pool, token = self._queued_in.pop(mid)
-        if self.token[mid] != token:  # pragma: no cover - moved without restarting the timer
-            return
-        pool.withdraw(mid)
+        # Not started means still queued, in the pool it last queued in.
+        self.pools[self._waiting_in[mid]].withdraw(mid)
         self.t_petition[mid] = self.env.now
         self.t_res_in[mid] = self.env.now
         self.petitions.submit(mid, DEPARTMENT, PRIO_NORMAL)  # type: ignore[union-attr]
@@ -263,9 +267,47 @@ def _fire(callback, args, _event) -> None:
     callback(*args)
 
 
+class TimerQueue:
+    """Many timers on one SimPy event at a time.
+
+    Escalation and patience timers are set for most waiting matters but fire
+    for few of them (most matters start first). Keeping them in our own heap
+    and scheduling a SimPy event only for the earliest keeps SimPy's event
+    queue short. A wake-up fires every timer due at its own target time, so
+    timers fire at exactly their time, not one rounding step early or late.
+    """
+
+    def __init__(self, env: simpy.Environment, fire) -> None:
+        self.env = env
+        self.fire = fire
+        self.heap: list[tuple[float, int, object]] = []
+        self.next_tick = math.inf
+        self._seq = 0
+
+    def add(self, t: float, payload: object) -> None:
+        self._seq += 1
+        heappush(self.heap, (t, self._seq, payload))
+        if t < self.next_tick:
+            self._schedule(t)
+
+    def _schedule(self, t: float) -> None:
+        self.next_tick = t
+        self.env.schedule(Tick(partial(self._wake, t)), 1, max(0.0, t - self.env.now))  # type: ignore[arg-type]
+
+    def _wake(self, target: float, _event) -> None:
+        if target == self.next_tick:
+            self.next_tick = math.inf
+        heap = self.heap
+        while heap and heap[0][0] <= target:
+            self.fire(heappop(heap)[2])
+        if heap and heap[0][0] < self.next_tick:
+            self._schedule(heap[0][0])
+
+
 def run_replication(scenario: Scenario, layout: Layout, replication: int, on_progress=None) -> Records:
     """Generate the arrivals of replication ``replication`` and simulate it.
 
     ``on_progress(now_h, matters_reported)`` is called every simulated week.
     """
-    return Model(scenario, layout, generate(scenario, layout, replication), on_progress=on_progress).run()
+    model = Model(scenario, layout, generate(scenario, layout, replication), on_progress=on_progress)
+    return model.run()  # the model keeps compact copies; the arrivals are freed before the run

@@ -123,6 +123,7 @@ class Pool:
         self._normal: list[tuple] = []  # (priority, seq, mid, token, step)
         self._by_deadline: list[tuple] = []  # (deadline, seq, mid, token, step)
         self._supervised: list[tuple] = []  # (deadline, seq, mid, token, step)
+        self.index = -1  # position in the model's pool list, set by the model
         self.waiting = 0
         self.busy_h = 0.0
         self.duty_h = 0.0
