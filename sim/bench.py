@@ -10,6 +10,9 @@
   simulating and recording; metrics are timed separately.
 * ``default``: one replication-year of the default Xiaji scenario, in seconds
   and matters per second.
+* ``--scale``: one replication-year of 300, 1,000 and 3,000-grid synthetic
+  towns (time, peak memory, growth exponents).
+* ``--long YEARS``: the default town for YEARS years, time and memory per year.
 
 Timings belong here, never in tests.
 """
@@ -118,13 +121,88 @@ def bench_default(repeats: int = 3) -> dict:
             "matters": n, "seconds_per_replication": round(best, 3), "matters_per_s": round(n / best)}
 
 
+_SCALE_CHILD = """
+import json, resource, sys, tempfile, time
+from sim.compose import load_scenario
+from sim.runner import OutputOptions, run
+population = int(sys.argv[1])
+t0 = time.perf_counter()
+scenario = load_scenario(["town=synthetic", f"town.population={population}", "replications=1"])
+with tempfile.TemporaryDirectory() as out:
+    result = run(scenario, out, {}, OutputOptions(progress=False, plot=False))
+print(json.dumps({"seconds": time.perf_counter() - t0,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "matters": result.summary["events_arrived"]["mean"]}))
+"""
+
+
+def bench_scale(populations: tuple[int, ...] = (300_000, 1_000_000, 3_000_000)) -> list[dict]:
+    """City scale: one replication-year of synthetic towns (default mechanisms,
+    events streamed to disk), each in a fresh process so its peak memory is
+    its own. Reports time and peak memory per size and their growth exponents
+    (1.0 = linear in the number of grids)."""
+    import math
+    import subprocess
+    import sys
+
+    rows = []
+    for pop in populations:
+        proc = subprocess.run([sys.executable, "-c", _SCALE_CHILD, str(pop)], capture_output=True,
+                              text=True, check=True)
+        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row.update(bench="scale", grids=pop // 1000)
+        rows.append(row)
+    for a, b in zip(rows, rows[1:]):
+        k = math.log(b["grids"] / a["grids"])
+        b["time_exponent_vs_previous"] = round(math.log(b["seconds"] / a["seconds"]) / k, 3)
+        b["memory_exponent_vs_previous"] = round(math.log(b["peak_rss_mb"] / a["peak_rss_mb"]) / k, 3)
+    return rows
+
+
+def bench_long(years: int = 10) -> list[dict]:
+    """A long run of the default town: wall time and resident memory per
+    simulated year must not drift (no leak, no slow-down as the run ages)."""
+    import resource
+
+    scenario = load_scenario([f"horizon_days={365 * years}", "warmup_days=30"])
+    layout = build_layout(scenario.town)
+    rows: list[dict] = []
+    state = {"t": time.perf_counter(), "year": 1}
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+    def on_progress(now_h: float, matters: int) -> None:
+        if now_h >= state["year"] * 8760.0:
+            now = time.perf_counter()
+            rows.append({"bench": "long", "year": state["year"], "seconds": round(now - state["t"], 3),
+                         "matters_so_far": matters, "rss_mb": round(rss_mb(), 1)})
+            state["t"], state["year"] = now, state["year"] + 1
+
+    model = Model(scenario, layout, generate(scenario, layout, 0), on_progress=on_progress,
+                  progress_step_h=24.0)
+    model.run()
+    on_progress(years * 8760.0, model.n)  # the last year ends with the run
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--matters", type=int, default=200_000, help="matters in the M/M/c run")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--scale", action="store_true", help="also time 300, 1,000 and 3,000-grid towns")
+    parser.add_argument("--long", type=int, default=0, metavar="YEARS",
+                        help="also run the default town for YEARS years, reporting each year")
     args = parser.parse_args(argv)
     print(json.dumps(bench_mmc(n=args.matters, repeats=args.repeats)), flush=True)
     print(json.dumps(bench_default(repeats=args.repeats)), flush=True)
+    if args.scale:
+        for row in bench_scale():
+            print(json.dumps(row), flush=True)
+    if args.long:
+        for row in bench_long(args.long):
+            print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

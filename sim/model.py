@@ -109,6 +109,9 @@ class Model:
         for i, pool in enumerate(self.pools):
             pool.index = i
         self._escalation_timers = TimerQueue(self.env, self._escalate)
+        # Whether a queued task needs on_queued at all (escalation or patience timers).
+        self.queue_hooks = ((self.policy.escalate_after_h is not None and self.has_step[DEPARTMENT])
+                            or self._patience is not None)
         sat = scenario.satisfaction
         penalty = 0.0 if self.has_step[FEEDBACK] else sat.no_feedback_penalty
         self._sat = (sat.on_time - penalty, sat.floor - penalty, sat.decay_h)
@@ -126,8 +129,8 @@ class Model:
 
     def _report_progress(self) -> None:
         callback, step = self._progress
-        callback(self.env.now, self._next_arrival)
-        self.at(self.env.now + step, self._report_progress)
+        callback(self.env._now, self._next_arrival)
+        self.at(self.env._now + step, self._report_progress)
 
     # -- lookups used by policies ------------------------------------------
     def worker_pool(self, mid: int) -> Pool:
@@ -147,7 +150,7 @@ class Model:
         report = self.report
         mid = self._next_arrival
         n = self.n
-        now = env.now
+        now = env._now
         while mid < n and report[mid] <= now:
             self.route(mid, None)
             mid += 1
@@ -167,14 +170,14 @@ class Model:
     def _bell(self, starts: list[float], pools: list[Pool]):
         env = self.env
         for t in starts:
-            if t > env.now:
-                yield env.timeout(t - env.now)
+            if t > env._now:
+                yield env.timeout(t - env._now)
             for pool in pools:
                 pool.wake_idle()
 
     def at(self, t: float, callback, *args) -> None:
         """Call ``callback(*args)`` at time ``t`` (a timer without a process)."""
-        self.env.schedule(Tick(partial(_fire, callback, args)), 1, max(0.0, t - self.env.now))  # type: ignore[arg-type]
+        self.env.schedule(Tick(partial(_fire, callback, args)), 1, max(0.0, t - self.env._now))  # type: ignore[arg-type]
 
     # -- callbacks from pools -----------------------------------------------
     def route(self, mid: int, done: int | None) -> None:
@@ -185,7 +188,7 @@ class Model:
             return
         pool, step, priority = nxt
         if step in RESOLVING_STEPS:
-            self.t_res_in[mid] = self.env.now
+            self.t_res_in[mid] = self.env._now
         pool.submit(mid, step, priority)
 
     def on_queued(self, pool: Pool, mid: int, step: int, token: int) -> None:
@@ -205,7 +208,7 @@ class Model:
             return
         pool.withdraw(mid)
         self.escalated[mid] = 1
-        self.t_res_in[mid] = self.env.now
+        self.t_res_in[mid] = self.env._now
         self.department_pool(mid).submit(mid, DEPARTMENT, PRIO_NORMAL)
 
     def _abandon(self, mid: int) -> None:
@@ -214,8 +217,8 @@ class Model:
             return
         # Not started means still queued, in the pool it last queued in.
         self.pools[self._waiting_in[mid]].withdraw(mid)
-        self.t_petition[mid] = self.env.now
-        self.t_res_in[mid] = self.env.now
+        self.t_petition[mid] = self.env._now
+        self.t_res_in[mid] = self.env._now
         self.petitions.submit(mid, DEPARTMENT, PRIO_NORMAL)  # type: ignore[union-attr]
 
     def start(self, pool: Pool, server: Server, mid: int, step: int, now: float, out_h: float) -> float:
@@ -240,11 +243,11 @@ class Model:
 
     def done(self, pool: Pool, server: Server, mid: int, step: int) -> None:
         if step in RESOLVING_STEPS:
-            self.t_handled[mid] = self.env.now
+            self.t_handled[mid] = self.env._now
         self.route(mid, step)
 
     def _close(self, mid: int) -> None:
-        now = self.env.now
+        now = self.env._now
         if self.t_start[mid] != self.t_start[mid]:  # closed without any step
             self.t_start[mid] = self.t_onsite[mid] = now
         self.t_closed[mid] = now
@@ -292,7 +295,7 @@ class TimerQueue:
 
     def _schedule(self, t: float) -> None:
         self.next_tick = t
-        self.env.schedule(Tick(partial(self._wake, t)), 1, max(0.0, t - self.env.now))  # type: ignore[arg-type]
+        self.env.schedule(Tick(partial(self._wake, t)), 1, max(0.0, t - self.env._now))  # type: ignore[arg-type]
 
     def _wake(self, target: float, _event) -> None:
         if target == self.next_tick:

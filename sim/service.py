@@ -32,6 +32,7 @@ Optional behaviour, each off unless configured:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
@@ -45,7 +46,13 @@ TravelFn = Callable[["Server", int, int], tuple[float, float]]
 
 
 class Tick:
-    """The cheapest event SimPy's loop accepts: callbacks and an ok flag."""
+    """The cheapest event SimPy's loop accepts: callbacks and an ok flag.
+
+    SimPy 4's ``Environment.step`` only reads ``callbacks`` and ``_ok`` of an
+    event; the model also reads ``Environment._now`` instead of the ``now``
+    property on the hot path. Both are SimPy 4 internals, hence the
+    ``simpy<5`` pin in pyproject.toml.
+    """
 
     __slots__ = ("callbacks", "_ok")
 
@@ -120,6 +127,15 @@ class Pool:
         self.cover: Pool | None = None
         self.servers = [Server(self, i, h) for i, h in enumerate(homes)]
         self.idle: deque[Server] = deque()
+        # While every queued task has the same priority and deadlines that do
+        # not decrease in arrival order (e.g. a grid's first-step matters of
+        # one complexity), supervision cannot reorder the queue: overdue tasks
+        # are already at its front. The pool then keeps a plain FIFO deque and
+        # switches to the heaps below, for good, at the first task that breaks
+        # the pattern. Same order, less work per task.
+        self._fifo: deque[tuple] | None = deque()  # (priority, seq, mid, token, step, deadline)
+        self._fifo_prio = -1
+        self._fifo_last_deadline = -math.inf
         self._normal: list[tuple] = []  # (priority, seq, mid, token, step)
         self._by_deadline: list[tuple] = []  # (deadline, seq, mid, token, step)
         self._supervised: list[tuple] = []  # (deadline, seq, mid, token, step)
@@ -141,7 +157,7 @@ class Pool:
 
     def on_shift(self) -> bool:
         cal = self.calendar
-        return cal is None or cal.is_on(self.env.now)
+        return cal is None or cal.is_on(self.env._now)
 
     # -- queue ---------------------------------------------------------------
     def submit(self, mid: int, step: int, priority: int) -> None:
@@ -149,7 +165,7 @@ class Pool:
         if self.cover is not None:
             self.cover.submit(mid, step, priority)
             return
-        if self.idle and (self.calendar is None or self.calendar.is_on(self.env.now)):
+        if self.idle and (self.calendar is None or self.calendar.is_on(self.env._now)):
             self._start(self._choose_idle(mid, step), mid, step)
             return
         for nb in self.neighbours:
@@ -163,10 +179,24 @@ class Pool:
         tok = m.token[mid]
         m.seq += 1  # town-wide, so that neighbours can compare ages
         seq = m.seq
+        deadline = m.deadline[mid]
+        fifo = self._fifo
+        if fifo is not None:
+            if not fifo:
+                self._fifo_prio = priority
+            if priority == self._fifo_prio and deadline >= self._fifo_last_deadline:
+                self._fifo_last_deadline = deadline
+                fifo.append((priority, seq, mid, tok, step, deadline))
+                self.waiting += 1
+                if m.queue_hooks:
+                    m.on_queued(self, mid, step, tok)
+                return
+            self._to_heaps()
         heappush(self._normal, (priority, seq, mid, tok, step))
-        heappush(self._by_deadline, (m.deadline[mid], seq, mid, tok, step))
+        heappush(self._by_deadline, (deadline, seq, mid, tok, step))
         self.waiting += 1
-        m.on_queued(self, mid, step, tok)
+        if m.queue_hooks:
+            m.on_queued(self, mid, step, tok)
 
     def withdraw(self, mid: int) -> None:
         """Take a waiting matter out of the queue (escalation, abandonment)."""
@@ -189,10 +219,33 @@ class Pool:
             server = min(self.idle, key=lambda s: self.travel_h(s, mid, step)[0])  # type: ignore[misc]
             self.idle.remove(server)
         if self.duty_share > 0.0:
-            self._credit_idle_duty(server, self.env.now)
+            self._credit_idle_duty(server, self.env._now)
         return server
 
+    def _to_heaps(self) -> None:
+        """Leave FIFO mode: move the queued tasks into the supervision heaps."""
+        for prio, seq, mid, tok, step, deadline in self._fifo:  # type: ignore[union-attr]
+            heappush(self._normal, (prio, seq, mid, tok, step))
+            heappush(self._by_deadline, (deadline, seq, mid, tok, step))
+        self._fifo = None
+
     def _next_task(self, mark_supervised: bool = True) -> tuple[int, int, int] | None:
+        fifo = self._fifo
+        if fifo is not None:
+            if self.waiting == 0:
+                fifo.clear()
+                self._fifo_last_deadline = -math.inf
+                return None
+            m = self.model
+            token = m.token
+            while True:
+                prio, _, mid, tok, step, deadline = fifo.popleft()
+                if token[mid] == tok:
+                    token[mid] = tok + 1
+                    self.waiting -= 1
+                    if mark_supervised and deadline <= self.env._now:
+                        m.supervised[mid] = 1  # it waited past its deadline: it was at the front
+                    return mid, step, prio
         if self.waiting == 0:
             if self._normal:  # only stale entries are left: drop them
                 self._normal.clear()
@@ -201,7 +254,7 @@ class Pool:
             return None
         m = self.model
         token = m.token
-        now = self.env.now
+        now = self.env._now
         dl = self._by_deadline
         while dl and dl[0][0] <= now:
             entry = heappop(dl)
@@ -228,7 +281,15 @@ class Pool:
         if self.waiting == 0:
             return None
         token = self.model.token
-        now = self.env.now
+        fifo = self._fifo
+        if fifo is not None:
+            while token[fifo[0][2]] != fifo[0][3]:
+                fifo.popleft()  # stale
+            head = fifo[0]
+            if head[5] <= self.env._now:  # overdue: ranks with supervised work, by deadline
+                return (0, head[5], head[1])
+            return (1, head[0], head[1])
+        now = self.env._now
         dl = self._by_deadline
         while dl and dl[0][0] <= now:
             entry = heappop(dl)
@@ -261,7 +322,7 @@ class Pool:
         while self.idle and pending > 0:
             server = self.idle.popleft()
             if self.duty_share > 0.0:
-                self._credit_idle_duty(server, self.env.now)
+                self._credit_idle_duty(server, self.env._now)
             self._next(server)
             pending -= 1
 
@@ -274,7 +335,7 @@ class Pool:
     # -- server state machine ------------------------------------------------
     def _next(self, server: Server) -> None:
         """A free server looks for work: shift, vacancy and duties first."""
-        now = self.env.now
+        now = self.env._now
         if not self._plain or server.vacant_until > now:
             if server.vacant_until > now:
                 self._at(server.vacant_until - now, server._resume)
@@ -291,7 +352,7 @@ class Pool:
                     self.duty_h += self.model.window_overlap(now, block)
                     self._at(block, server._resume)
                     return
-        task = self._pull()
+        task = self._pull() if self.neighbours else self._next_task()
         if task is None:
             server.idle_since = now
             self.idle.append(server)
