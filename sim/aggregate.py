@@ -190,12 +190,21 @@ def baseline_point(points: Sequence[Point], study: StudySpec) -> Point | None:
     return None
 
 
+def metric_names(points: Sequence[Point]) -> list[str]:
+    """Every metric of the sweep: ``sim.metrics.METRICS`` first, then any other a point saved."""
+    names = list(METRICS)
+    for p in points:
+        names += [m for m in (p.metrics or {}) if m not in names]
+    return names
+
+
 def summary_table(points: Sequence[Point], keys: Sequence[str]) -> pd.DataFrame:
     """``sweep_summary.csv``: one row per point and metric (NaN for points without results)."""
     rows = []
+    names = metric_names(points)
     for p in points:
         params = {k: value_of(p, k) for k in keys}
-        for metric in METRICS:
+        for metric in names:
             row: dict[str, Any] = {"point": p.num, **params, "metric": metric}
             if p.metrics and metric in p.metrics:
                 s = p.metrics[metric]
@@ -229,15 +238,15 @@ def paired_differences(points: Sequence[Point], keys: Sequence[str], base: Point
             if p.status != "finished" or p.num == base.num or pairing_problem(p, base):
                 continue
             params = {k: value_of(p, k) for k in keys}
-            for metric in METRICS:
+            for metric in metric_names([p, base]):
                 a, b = np.asarray(p.per_replication(metric)), np.asarray(base.per_replication(metric))
                 n = min(a.size, b.size)
                 d = a[:n] - b[:n]
                 d = d[np.isfinite(d)]
                 mean, lo, hi = t_interval(d.tolist())
                 rows.append({"point": p.num, **params, "metric": metric, "baseline_point": base.num,
-                             "baseline_mean": base.metrics[metric]["mean"] if base.metrics else math.nan,
-                             "mean": p.metrics[metric]["mean"] if p.metrics else math.nan,
+                             "baseline_mean": (base.metrics or {}).get(metric, {}).get("mean", math.nan),
+                             "mean": (p.metrics or {}).get(metric, {}).get("mean", math.nan),
                              "diff_mean": mean, "diff_ci95_low": lo, "diff_ci95_high": hi, "pairs": int(d.size)})
     columns = ["point", *keys, *DIFF_COLUMNS]
     return pd.DataFrame(rows, columns=columns)

@@ -4,12 +4,11 @@ Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
 ``python -m sim -m ...`` sweep gets it:
 
 * ``on_multirun_start`` writes ``plan.json`` (every point's overrides, the
-  swept keys, the command) so that jobs can report "point 3/6 ... 2 min left"
-  and the report knows points that never ran;
-* ``on_multirun_end`` aggregates the sweep folder by running
-  ``python -m sim.report SWEEP`` in a fresh interpreter: the same command a
-  user runs by hand on an interrupted sweep, and free of Hydra's global state.
-  If any point failed, the command then exits with status 1 (the report and
+  swept keys, the command, the default config) so that jobs can report
+  "point 3/6 ... 2 min left" and the report knows points that never ran;
+* ``on_multirun_end`` aggregates the sweep folder with ``sim.report`` (what
+  ``python -m sim.report SWEEP`` does by hand on an interrupted sweep). If
+  any point failed, the command then exits with status 1 (the report and
   every other point's results are written first).
 
 Hydra calls ``on_multirun_end`` only when no job raised; ``sim.sweep`` makes
@@ -19,15 +18,16 @@ sure a failing point is recorded instead of raised.
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .study import parse_study
 from .sweep import FAILED, RESUME_KEY, override_key, write_plan
@@ -54,6 +54,26 @@ def planned_points(config: DictConfig) -> tuple[list[list[str]] | None, list[str
     return [list(p) for batch in batches for p in batch], [override_key(k) for k in swept]
 
 
+def default_config(config_name: str | None) -> dict[str, Any] | None:
+    """The project's default config (no overrides), composed by the running Hydra.
+
+    The report lists every value of the study that differs from it; taking it
+    when the sweep starts records the defaults the sweep was run against.
+    """
+    try:
+        hydra = GlobalHydra.instance().hydra
+        assert hydra is not None
+        cfg = hydra.compose_config(config_name=config_name, overrides=[], run_mode=RunMode.RUN)
+        with open_dict(cfg):
+            cfg.pop("hydra")  # its run-time fields are not filled in outside a run
+        container = OmegaConf.to_container(cfg, resolve=True)
+    except Exception as exc:  # noqa: BLE001 - the report then composes the defaults itself
+        log.warning(f"could not compose the default config for the report: {exc}")
+        return None
+    assert isinstance(container, dict)
+    return container
+
+
 class SweepReport(Callback):
     """Write the sweep plan at the start and the aggregated report at the end."""
 
@@ -65,17 +85,20 @@ class SweepReport(Callback):
         # A typo in the study block fails here, before any point runs.
         study_cfg = OmegaConf.to_container(config.study, resolve=True) if "study" in config else None
         study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
-        write_plan(sweep_dir, points, swept, sys.argv, study.name)
+        write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from .report import write_report  # matplotlib and pandas only once the points are done
+
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        cmd = [sys.executable, "-m", "sim.report", str(sweep_dir)]
-        done = subprocess.run(cmd, check=False)
-        if done.returncode != 0:
-            log.error(f"the sweep report failed (exit {done.returncode}); retry with: {' '.join(cmd[1:])}")
-            sys.exit(done.returncode)
+        try:
+            path = write_report(sweep_dir)
+        except Exception:
+            log.exception(f"the sweep report failed; retry with: python -m sim.report {sweep_dir}")
+            raise
+        log.info(f"sweep report: {path} (with sweep_summary.csv and figures)")
         failed = sorted(p.parent.name for p in sweep_dir.glob(f"*/{FAILED}"))
         if failed:
             log.error(f"{len(failed)} point(s) failed: {', '.join(failed)} (see {sweep_dir / 'report.md'})")

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .output import atomic_open  # noqa: E402
-from .study import METRIC_INFO, StudySpec  # noqa: E402
+from .study import StudySpec, metric_info  # noqa: E402
 
 FORMATS = ("png", "svg")
 
@@ -67,6 +67,15 @@ def _axis_values(values: Sequence[Any]) -> tuple[list[Any], bool]:
     if len(numbers) + 1 == len(distinct) and any(_is_null(v) for v in distinct):
         return [*sorted(numbers), None], False
     return distinct, False
+
+
+def _same(a: Any, b: Any) -> bool:
+    if _is_null(a) or _is_null(b):
+        return _is_null(a) and _is_null(b)
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
 
 
 def _position(value: Any, order: Sequence[Any], numeric: bool) -> float:
@@ -150,8 +159,8 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
                            label=f"baseline ({fmt_value(base[x_key], study.null_label)})")
         if metric in dict(study.targets):
             ax.axhline(dict(study.targets)[metric], color="tab:red", linestyle="--", linewidth=1,
-                       label=f"target ({_num_label(dict(study.targets)[metric], METRIC_INFO[metric].unit)})")
-        info = METRIC_INFO[metric]
+                       label=f"target ({_num_label(dict(study.targets)[metric], metric_info(metric).unit)})")
+        info = metric_info(metric)
         ax.set_title(info.label, fontsize=10)
         ax.set_ylabel(info.unit)
         ax.set_xlabel(study.label(x_key))
@@ -197,7 +206,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             i = int(_position(r[y_key], y_order, False))
             j = int(_position(r[x_key], x_order, False))
             grid[i, j] = r["mean"]
-        info = METRIC_INFO[metric]
+        info = metric_info(metric)
         im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
         cbar = fig.colorbar(im, ax=ax)
         cbar.set_label(info.unit, fontsize=8)
@@ -223,28 +232,80 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
 
 
 def backlog_figure(series: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike,
-                   warmup_days: float | None = None, shade: tuple[float, float] | None = None) -> list[Path]:
-    """Mean backlog over time at each point.
+                   warmup_days: float | None = None, smooth_days: int = 7) -> list[Path]:
+    """Backlog over time at each point; with a surge, also the excess over its reference.
+
+    Colour shows the first swept key other than the surge's, line style the
+    surge's size. Paths are centred moving averages over ``smooth_days``
+    days, which hide the weekly rise and fall (no office hours at weekends).
 
     Args:
-        series: columns ``label``, ``day``, ``backlog`` (mean over replications).
-        study: the study (title).
+        series: ``backlog_by_point.csv``: point, the swept keys, day, backlog
+            and excess_backlog (means over replications).
+        study: the study (title, swept keys, the surge period).
         out_dir: where to write ``backlog.png`` and ``backlog.svg``.
         warmup_days: shade the warm-up.
-        shade: a period to shade, in days (e.g. the surge).
+        smooth_days: width of the moving average, in days.
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     out_dir = Path(out_dir)
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    for i, (label, part) in enumerate(series.groupby("label", sort=False)):
-        ax.plot(part["day"], part["backlog"], linewidth=1.5, color=plt.get_cmap("tab10")(i), label=str(label))
+    spec = study.transient
+    size_key = spec.key if spec else None
+    other = [k for k in study.keys if k != size_key]
+    hue_key = other[0] if other else None
+    hues = _axis_values(list(series[hue_key]))[0] if hue_key else [None]
+    sizes = _axis_values(list(series[size_key]))[0] if size_key else [None]
+    styles = ["-", "--", ":", "-."]
+
+    def style_of(j: int) -> str:  # the biggest surge solid, the reference dotted
+        return styles[(len(sizes) - 1 - j) % len(styles)]
+
+    excess = spec is not None and series["excess_backlog"].notna().any()
+    fig, axes = plt.subplots(2 if excess else 1, 1, figsize=(9.5, 8.0 if excess else 5.0), squeeze=False, sharex=True)
+    colors = plt.get_cmap("tab10")
+    for _, part in series.groupby("point", sort=True):
+        part = part.sort_values("day")
+        first = part.iloc[0]
+        i = int(_position(first[hue_key], hues, False)) if hue_key else 0
+        j = int(_position(first[size_key], sizes, False)) if size_key else 0
+        step = float(part["day"].diff().median()) if len(part) > 1 else 1.0
+        window = max(1, int(round(smooth_days / step))) if step > 0 else 1
+        kw = dict(linestyle=style_of(j) if size_key else "-", color=colors(i), linewidth=1.6)
+        axes[0, 0].plot(part["day"], part["backlog"].rolling(window, center=True, min_periods=1).mean(), **kw)
+        if excess and part["excess_backlog"].notna().any():
+            axes[1, 0].plot(part["day"], part["excess_backlog"].rolling(window, center=True, min_periods=1).mean(), **kw)
+    for ax in axes[:, 0]:
+        if warmup_days:
+            ax.axvspan(0, warmup_days, color="grey", alpha=0.15)
+        if spec:
+            ax.axvspan(spec.start_day, spec.end_day, color="tab:red", alpha=0.08)
+        ax.grid(alpha=0.3)
+        ax.set_ylim(bottom=0)
+    axes[0, 0].set_ylabel(f"open matters ({smooth_days}-day average)")
+    axes[0, 0].set_title("Backlog over time (mean of replications)", fontsize=10)
+    axes[-1, 0].set_xlabel("simulated time (days)")
+    if excess:
+        axes[1, 0].set_ylabel(f"excess open matters ({smooth_days}-day average)")
+        axes[1, 0].set_title("Excess backlog caused by the surge: surge run minus the same replication "
+                             "without it (mean of replications)", fontsize=10)
+
+    handles: list[Any] = []
+    if hue_key:
+        handles += [Line2D([], [], color=colors(i), linewidth=2,
+                           label=f"{study.label(hue_key)}: {fmt_value(v, study.null_label)}") for i, v in enumerate(hues)]
+    if size_key:
+        handles += [Line2D([], [], color="black", linestyle=style_of(j), linewidth=1.4,
+                           label=f"{study.label(size_key)}: {fmt_value(v, study.null_label)}"
+                                 + (" (no surge)" if spec is not None and _same(v, spec.reference) else ""))
+                    for j, v in enumerate(sizes)]
     if warmup_days:
-        ax.axvspan(0, warmup_days, color="grey", alpha=0.15, label="warm-up (not measured)")
-    if shade:
-        ax.axvspan(shade[0], shade[1], color="tab:red", alpha=0.1, label="surge period")
-    ax.set_xlabel("simulated time (days)")
-    ax.set_ylabel("open matters, mean over replications (count)")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(study.title, fontsize=11, fontweight="bold")
+        handles.append(Patch(color="grey", alpha=0.15, label="warm-up (not measured)"))
+    if spec:
+        handles.append(Patch(color="tab:red", alpha=0.15, label=f"surge (days {spec.start_day:g}-{spec.end_day:g})"))
+    fig.suptitle(study.title, fontsize=12, fontweight="bold")
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8.5, frameon=False)
+    legend_in = 0.2 * math.ceil(len(handles) / 2) + 0.15  # inches taken by the legend
+    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
     return _save(fig, out_dir, "backlog")

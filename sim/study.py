@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import ConfigError
-from .metrics import METRICS
+from .metrics import HOURLY_PREFIX, METRICS
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,22 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of time busy"),
     # A year-long run: the count of full-time workers is the worker-years per year.
     "workers": MetricInfo("grid workers", "worker-years per year"),
+    "satisfaction_rate": MetricInfo("residents satisfied", "share of closed matters"),
+    "replacements": MetricInfo("grid workers replaced after failed assessments", "workers"),
+    "petition_rate": MetricInfo("matters taken over the grid's head (petitions)", "share of matters"),
+    "discovered_share": MetricInfo("matters found by workers on duty rounds", "share of matters"),
+    "worker_duty_share": MetricInfo("grid worker time on routine duties", "share of time"),
 }
 """Axis label and unit of every metric in ``sim.metrics.METRICS``."""
+
+
+def metric_info(name: str) -> MetricInfo:
+    """Label and unit of a metric, including the hour-of-day response profile."""
+    if name in METRIC_INFO:
+        return METRIC_INFO[name]
+    if name.startswith(HOURLY_PREFIX):
+        return MetricInfo(f"response time, mean, reports at {name[len(HOURLY_PREFIX):]}:00-:59", "h")
+    return MetricInfo(name.replace("_", " "), "see sim/metrics.py")
 
 DEFAULT_METRICS: tuple[str, ...] = (
     "response_h_p90", "resolution_h_p90", "backlog_mean", "overdue_rate", "in_grid_rate", "worker_utilization",
@@ -77,8 +91,36 @@ DEFAULT_METRICS: tuple[str, ...] = (
 """Key metrics of a sweep whose study block does not name any."""
 
 STUDY_KEYS = ("name", "title", "question", "sweep", "baseline", "metrics", "targets", "assumptions", "null_label",
-              "figures")
+              "figures", "transient")
 FIGURES = ("metrics", "heatmap", "backlog")
+
+
+@dataclass(frozen=True)
+class TransientSpec:
+    """A temporary disturbance (a surge) and how recovery from it is measured.
+
+    Each point where ``key`` is not ``reference`` is compared with the point
+    that has ``key`` = ``reference`` and the same other swept values: the
+    excess backlog is the difference of their backlogs, day by day and
+    replication by replication (common random numbers make the no-surge
+    matters a subset of the surge's). The point has recovered on the first
+    day after ``end_day`` from which the excess stays at or below
+    ``recovered_share`` of its peak (and at least 1 matter) for ``hold_days``.
+
+    Attributes:
+        key: swept key that sets the size of the disturbance.
+        reference: its value without a disturbance.
+        start_day, end_day: when the disturbance lasts (days from the start).
+        recovered_share: excess backlog, as a share of its peak, counted as recovered.
+        hold_days: how long the excess must stay that low.
+    """
+
+    key: str
+    reference: Any
+    start_day: float
+    end_day: float
+    recovered_share: float = 0.1
+    hold_days: int = 7
 
 
 @dataclass(frozen=True)
@@ -103,6 +145,7 @@ class StudySpec:
         figures: which figures to draw: ``metrics`` (key metrics against the
             swept key), ``heatmap`` (two swept keys), ``backlog`` (backlog over
             time per point, read from each point's ``backlog.csv``).
+        transient: a surge whose recovery the report measures, or ``None``.
     """
 
     name: str
@@ -115,6 +158,7 @@ class StudySpec:
     assumptions: tuple[str, ...] = ()
     null_label: str = "null"
     figures: tuple[str, ...] = field(default=("metrics", "heatmap"))
+    transient: TransientSpec | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -186,6 +230,7 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     for k in baseline:
         if k not in keys:
             raise ConfigError("study.baseline", k, f"not a swept key; swept keys: {', '.join(keys)}")
+    transient = _transient(section.get("transient"), keys)
     return StudySpec(
         name=_text(section, "name", "sweep"),
         title=_text(section, "title", default_title),
@@ -197,4 +242,30 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
         assumptions=_strings(section, "assumptions", ()),
         null_label=_text(section, "null_label", "null"),
         figures=figures,
+        transient=transient,
     )
+
+
+def _transient(section: Any, keys: Sequence[str]) -> TransientSpec | None:
+    if section is None:
+        return None
+    allowed = ("key", "reference", "start_day", "end_day", "recovered_share", "hold_days")
+    if not isinstance(section, Mapping):
+        raise ConfigError("study.transient", section, f"expected a mapping with {', '.join(allowed)}")
+    for k in section:
+        if k not in allowed:
+            raise ConfigError(f"study.transient.{k}", section[k], f"unknown key; allowed keys here: {', '.join(allowed)}")
+    key = section.get("key")
+    if key not in keys:
+        raise ConfigError("study.transient.key", key, f"expected a swept key: {', '.join(keys)}")
+    numbers = {}
+    for k, default in (("start_day", None), ("end_day", None), ("recovered_share", 0.1), ("hold_days", 7)):
+        v = section.get(k, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+            raise ConfigError(f"study.transient.{k}", v, "expected a number >= 0")
+        numbers[k] = v
+    if numbers["end_day"] <= numbers["start_day"]:
+        raise ConfigError("study.transient.end_day", numbers["end_day"], "must be after start_day")
+    return TransientSpec(key=str(key), reference=section.get("reference"), start_day=float(numbers["start_day"]),
+                         end_day=float(numbers["end_day"]), recovered_share=float(numbers["recovered_share"]),
+                         hold_days=int(numbers["hold_days"]))

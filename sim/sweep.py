@@ -64,7 +64,7 @@ def override_key(override: str) -> str:
 
 # -- the plan -------------------------------------------------------------------
 def write_plan(sweep_dir: str | Path, points: Sequence[Sequence[str]] | None, swept: Sequence[str],
-               argv: Sequence[str], study: str | None) -> dict[str, Any]:
+               argv: Sequence[str], study: str | None, default_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Record the planned points before any runs; keep earlier sessions' commands.
 
     Args:
@@ -74,6 +74,8 @@ def write_plan(sweep_dir: str | Path, points: Sequence[Sequence[str]] | None, sw
         swept: keys that take more than one value.
         argv: the command line of this session.
         study: the study's name.
+        default_config: the project's default config, which the report
+            compares the study's scenario with.
     """
     path = Path(sweep_dir) / PLAN
     old = read_plan(sweep_dir) or {}
@@ -85,6 +87,7 @@ def write_plan(sweep_dir: str | Path, points: Sequence[Sequence[str]] | None, sw
         "total": None if points is None else len(points),
         "swept": list(swept),
         "sessions": [*old.get("sessions", []), session],
+        "default_config": default_config if default_config is not None else old.get("default_config"),
     }
     write_json(path, plan)
     return plan
