@@ -76,13 +76,22 @@ def _known(cfg: Mapping, path: str, allowed: tuple[str, ...]) -> None:
             raise ConfigError(f"{path}.{key}" if path else str(key), cfg[key], f"unknown key; allowed keys here: {', '.join(allowed)}")
 
 
+def _full(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _missing(full: str, default: Any) -> Any:
+    """The default of a missing key, or an error when it has none."""
+    if default is ...:
+        raise ConfigError(full, None, "this key is required")
+    return default
+
+
 def _number(cfg: Mapping, key: str, path: str, *, lo: float | None = None, lo_open: bool = False,
             hi: float | None = None, default: Any = ..., optional: bool = False) -> float | None:
-    full = f"{path}.{key}" if path else key
+    full = _full(path, key)
     if key not in cfg:
-        if default is ...:
-            raise ConfigError(full, None, "this key is required")
-        return default
+        return _missing(full, default)
     value = cfg[key]
     if value is None and optional:
         return None
@@ -99,11 +108,9 @@ def _number(cfg: Mapping, key: str, path: str, *, lo: float | None = None, lo_op
 
 
 def _integer(cfg: Mapping, key: str, path: str, *, lo: int, hi: int | None = None, default: Any = ...) -> int:
-    full = f"{path}.{key}" if path else key
+    full = _full(path, key)
     if key not in cfg:
-        if default is ...:
-            raise ConfigError(full, None, "this key is required")
-        return default
+        return _missing(full, default)
     value = cfg[key]
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():

@@ -229,6 +229,19 @@ class Pool:
             heappush(self._by_deadline, (deadline, seq, mid, tok, step))
         self._fifo = None
 
+    def _promote_overdue(self, mark: bool) -> None:
+        """Supervision: waiting tasks past their deadline move to the front."""
+        m = self.model
+        token = m.token
+        now = self.env._now
+        dl = self._by_deadline
+        while dl and dl[0][0] <= now:
+            entry = heappop(dl)
+            if token[entry[2]] == entry[3]:
+                heappush(self._supervised, entry)
+                if mark:
+                    m.supervised[entry[2]] = 1
+
     def _next_task(self, mark_supervised: bool = True) -> tuple[int, int, int] | None:
         fifo = self._fifo
         if fifo is not None:
@@ -252,16 +265,8 @@ class Pool:
                 self._by_deadline.clear()
                 self._supervised.clear()
             return None
-        m = self.model
-        token = m.token
-        now = self.env._now
-        dl = self._by_deadline
-        while dl and dl[0][0] <= now:
-            entry = heappop(dl)
-            if token[entry[2]] == entry[3]:
-                heappush(self._supervised, entry)
-                if mark_supervised:
-                    m.supervised[entry[2]] = 1
+        token = self.model.token
+        self._promote_overdue(mark_supervised)
         for heap in (self._supervised, self._normal):
             while heap:
                 prio, _, mid, tok, step = heappop(heap)
@@ -289,13 +294,7 @@ class Pool:
             if head[5] <= self.env._now:  # overdue: ranks with supervised work, by deadline
                 return (0, head[5], head[1])
             return (1, head[0], head[1])
-        now = self.env._now
-        dl = self._by_deadline
-        while dl and dl[0][0] <= now:
-            entry = heappop(dl)
-            if token[entry[2]] == entry[3]:
-                heappush(self._supervised, entry)
-                self.model.supervised[entry[2]] = 1
+        self._promote_overdue(True)
         for rank, heap in enumerate((self._supervised, self._normal)):
             while heap and token[heap[0][2]] != heap[0][3]:
                 heappop(heap)  # stale: started, moved or withdrawn
