@@ -105,10 +105,10 @@ class Model:
             self.pools.append(self.petitions)
             self._patience = _farray(-pet.patience_mean_h * np.log1p(-arrivals.extra_u[:, EXTRA_COLUMNS.index(U_PATIENCE)]))
             self._timer_set = bytearray(n)
-            self._abandon_timers = TimerQueue(self.env, self._abandon)
+            self._abandon_timers = TimerQueue(self.env, self._abandon, self._not_started)
         for i, pool in enumerate(self.pools):
             pool.index = i
-        self._escalation_timers = TimerQueue(self.env, self._escalate)
+        self._escalation_timers = TimerQueue(self.env, self._escalate, self._still_queued)
         # Whether a queued task needs on_queued at all (escalation or patience timers).
         self.queue_hooks = ((self.policy.escalate_after_h is not None and self.has_step[DEPARTMENT])
                             or self._patience is not None)
@@ -202,6 +202,12 @@ class Model:
                 self._timer_set[mid] = 1
                 self._abandon_timers.add(self.report[mid] + self._patience[mid], mid)
 
+    def _still_queued(self, entry: tuple[int, int, Pool]) -> bool:
+        return self.token[entry[0]] == entry[1]
+
+    def _not_started(self, mid: int) -> bool:
+        return self.t_start[mid] != self.t_start[mid]  # NaN
+
     def _escalate(self, entry: tuple[int, int, Pool]) -> None:
         mid, token, pool = entry
         if self.token[mid] != token:  # started, moved or already escalated
@@ -280,9 +286,10 @@ class TimerQueue:
     timers fire at exactly their time, not one rounding step early or late.
     """
 
-    def __init__(self, env: simpy.Environment, fire) -> None:
+    def __init__(self, env: simpy.Environment, fire, live) -> None:
         self.env = env
         self.fire = fire
+        self.live = live  # live(payload) is False once the timer can no longer matter
         self.heap: list[tuple[float, int, object]] = []
         self.next_tick = math.inf
         self._seq = 0
@@ -303,6 +310,11 @@ class TimerQueue:
         heap = self.heap
         while heap and heap[0][0] <= target:
             self.fire(heappop(heap)[2])
+        # A timer that has become moot (its matter started or moved) stays so:
+        # drop such heads now instead of waking up for them.
+        live = self.live
+        while heap and not live(heap[0][2]):
+            heappop(heap)
         if heap and heap[0][0] < self.next_tick:
             self._schedule(heap[0][0])
 
