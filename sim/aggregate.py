@@ -37,8 +37,10 @@ from .stats import t_interval
 from .study import StudySpec
 from .sweep import FAILED, RESUME_KEY, SUMMARY, override_key, read_plan
 
-SUMMARY_COLUMNS = ("metric", "mean", "ci95_low", "ci95_high", "replications", "status")
-"""Columns of ``sweep_summary.csv`` after ``point`` and the swept keys."""
+SUMMARY_COLUMNS = ("metric", "mean", "ci95_low", "ci95_high", "replications", "status", "unstable_replications")
+"""Columns of ``sweep_summary.csv`` after ``point`` and the swept keys. ``unstable_replications``
+counts replications whose backlog grows without bound (``sim.stability``): their
+means depend on the horizon and understate the problem."""
 DIFF_COLUMNS = ("metric", "baseline_point", "baseline_mean", "mean", "diff_mean", "diff_ci95_low",
                 "diff_ci95_high", "pairs")
 """Columns of ``paired_differences.csv`` after ``point`` and the swept keys."""
@@ -56,6 +58,7 @@ class Point:
         config: its resolved config (empty if unknown).
         metrics: ``summary.json``'s metrics (finished points only).
         manifest: ``summary.json``'s manifest (finished points only).
+        stability: ``summary.json``'s stability verdicts (finished points only).
         error: the error of a failed point.
     """
 
@@ -66,7 +69,15 @@ class Point:
     config: dict[str, Any]
     metrics: dict[str, Any] | None = None
     manifest: dict[str, Any] | None = None
+    stability: dict[str, Any] | None = None
     error: str | None = None
+
+    @property
+    def unstable(self) -> int | None:
+        """Replications whose backlog grows without bound (``None``: not assessed)."""
+        if not self.stability or "unstable_replications" not in self.stability:
+            return None
+        return len(self.stability["unstable_replications"])
 
     def per_replication(self, metric: str) -> list[float]:
         """The metric's value in each replication (NaN where not observed)."""
@@ -109,7 +120,7 @@ def load_point(folder: Path, num: int, planned: Sequence[str] | None = None) -> 
     summary = _read_json(folder / SUMMARY)
     if summary is not None:
         return Point(num, folder, "finished", tuple(overrides), summary.get("config") or config,
-                     summary.get("metrics"), summary.get("manifest"))
+                     summary.get("metrics"), summary.get("manifest"), summary.get("stability"))
     failed = _read_json(folder / FAILED)
     if failed is not None:
         return Point(num, folder, "failed", tuple(overrides), failed.get("config") or config,
@@ -213,9 +224,11 @@ def summary_table(points: Sequence[Point], keys: Sequence[str]) -> pd.DataFrame:
             else:
                 row.update(mean=math.nan, ci95_low=math.nan, ci95_high=math.nan, replications=0)
             row["status"] = p.status
+            row["unstable_replications"] = p.unstable
             rows.append(row)
     columns = ["point", *keys, *SUMMARY_COLUMNS]
-    return pd.DataFrame(rows, columns=columns).astype({"mean": float, "ci95_low": float, "ci95_high": float})
+    return pd.DataFrame(rows, columns=columns).astype({"mean": float, "ci95_low": float, "ci95_high": float,
+                                                       "unstable_replications": "Int64"})
 
 
 def pairing_problem(point: Point, base: Point) -> str | None:

@@ -5,7 +5,7 @@ Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
 
 * ``on_multirun_start`` writes ``plan.json`` (every point's overrides, the
   swept keys, the command, the default config) so that jobs can report
-  "point 3/6 ... 2 min left" and the report knows points that never ran;
+  "[3/6] point 2 ... about 2 min left" and the report knows points that never ran;
 * ``on_multirun_end`` aggregates the sweep folder with ``sim.report`` (what
   ``python -m sim.report SWEEP`` does by hand on an interrupted sweep). If
   any point failed, the command then exits with status 1 (the report and

@@ -30,6 +30,14 @@ from .output import atomic_open  # noqa: E402
 from .study import StudySpec, metric_info  # noqa: E402
 
 FORMATS = ("png", "svg")
+UNSTABLE_LABEL = "unstable: backlog grows all run (mean understates it)"
+
+
+def _unstable(rows: pd.DataFrame) -> np.ndarray:
+    """Rows of points with a replication whose backlog grows without bound."""
+    if "unstable_replications" not in rows:
+        return np.zeros(len(rows), dtype=bool)
+    return (pd.to_numeric(rows["unstable_replications"], errors="coerce").fillna(0) > 0).to_numpy()
 
 
 def fmt_value(value: Any, null_label: str = "null") -> str:
@@ -152,11 +160,15 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             label = None if hue_key is None else f"{study.label(hue_key)}: {fmt_value(hue, study.null_label)}"
             ax.errorbar(xs, m, yerr=err, marker="o", markersize=4, capsize=3, linewidth=1.5,
                         color=colors(i), label=label)
+            unstable = _unstable(sel)[order]
+            if unstable.any():
+                ax.scatter(xs[unstable], m[unstable], s=120, facecolors="none", edgecolors="red", linewidths=1.5,
+                           zorder=3, label=UNSTABLE_LABEL)
         if x_key in base:
             bx = _position(base[x_key], x_order, numeric)
             if math.isfinite(bx):
-                ax.axvline(bx, color="grey", linestyle=":", linewidth=1,
-                           label=f"baseline ({fmt_value(base[x_key], study.null_label)})")
+                what = "; ".join(f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in study.baseline)
+                ax.axvline(bx, color="grey", linestyle=":", linewidth=1, label=f"baseline point: {what}")
         if metric in dict(study.targets):
             ax.axhline(dict(study.targets)[metric], color="tab:red", linestyle="--", linewidth=1,
                        label=f"target ({_num_label(dict(study.targets)[metric], metric_info(metric).unit)})")
@@ -202,10 +214,12 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     for ax, metric in zip(axes.flat, study.metrics):
         grid = np.full((len(y_order), len(x_order)), np.nan)
         part = ok[ok["metric"] == metric]
-        for _, r in part.iterrows():
+        unstable = np.zeros_like(grid, dtype=bool)
+        for (_, r), bad in zip(part.iterrows(), _unstable(part)):
             i = int(_position(r[y_key], y_order, False))
             j = int(_position(r[x_key], x_order, False))
             grid[i, j] = r["mean"]
+            unstable[i, j] = bad
         info = metric_info(metric)
         im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
         cbar = fig.colorbar(im, ax=ax)
@@ -215,7 +229,8 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         for i in range(len(y_order)):
             for j in range(len(x_order)):
                 v = grid[i, j]
-                ax.text(j, i, "failed" if not np.isfinite(v) else f"{v:.3g}", ha="center", va="center",
+                text = "failed" if not np.isfinite(v) else f"{v:.3g}" + ("\nunstable" if unstable[i, j] else "")
+                ax.text(j, i, text, ha="center", va="center",
                         fontsize=8, color="white" if np.isfinite(v) and v < mid else "black")
         ax.set_xticks(range(len(x_order)), [fmt_value(v, study.null_label) for v in x_order])
         ax.set_yticks(range(len(y_order)), [fmt_value(v, study.null_label) for v in y_order])
@@ -227,7 +242,8 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
-                       "sweep_summary.csv); 'failed' marks a point without results.")
+                       "sweep_summary.csv); 'failed' marks a point without results; 'unstable' a point whose "
+                       "backlog grows all run.")
     return _save(fig, out_dir, "heatmap")
 
 

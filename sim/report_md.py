@@ -246,14 +246,22 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     header = ["point", *study.keys, "status", *[f"{metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
     rows = []
     for p in points:
-        cells = [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys],
-                 p.status + (" (baseline)" if base is not None and p.num == base.num else "")]
+        status = p.status + (" (baseline)" if base is not None and p.num == base.num else "")
+        if p.unstable:
+            status += f", **unstable** in {p.unstable} of {len(p.per_replication('events_arrived'))} replications"
+        cells = [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys], status]
         for m in metrics:
             s = (p.metrics or {}).get(m)
             cells.append(_ci(s["mean"], s["ci95_low"], s["ci95_high"]) if s else "—")
         rows.append(cells)
     out += ["Mean [95% CI] of the key metrics at each point (every metric is in `sweep_summary.csv`):", "",
             _md_table(header, rows), ""]
+    unstable = [p for p in points if p.unstable]
+    if unstable:
+        out += [f"**Unstable points** ({', '.join(str(p.num) for p in unstable)}): matters arrive faster than they "
+                "are closed and the backlog grows for the whole run (a significant upward trend; see `stability` "
+                "in the point's `summary.json`). Their means depend on the run length and understate the problem; "
+                "read them as 'overloaded', not as steady-state values.", ""]
     if base is None or base.status != "finished":
         out += ["No paired differences: the baseline point has no results.", ""]
     elif len(diffs):

@@ -63,16 +63,17 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "escalation_rate": MetricInfo("escalated matters", "share of matters"),
     "in_grid_rate": MetricInfo("closed inside the grid", "share of closed matters"),
     "supervised_rate": MetricInfo("supervised matters", "share of matters"),
-    "worker_utilization": MetricInfo("grid worker utilisation", "share of time busy"),
-    "department_utilization": MetricInfo("department utilisation", "share of time busy"),
-    "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of time busy"),
+    # Busy time over all hours of the window, office hours or not.
+    "worker_utilization": MetricInfo("grid worker utilisation", "share of all hours busy"),
+    "department_utilization": MetricInfo("department utilisation", "share of all hours busy"),
+    "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of all hours busy"),
     # A year-long run: the count of full-time workers is the worker-years per year.
     "workers": MetricInfo("grid workers", "worker-years per year"),
     "satisfaction_rate": MetricInfo("residents satisfied", "share of closed matters"),
     "replacements": MetricInfo("grid workers replaced after failed assessments", "workers"),
     "petition_rate": MetricInfo("matters taken over the grid's head (petitions)", "share of matters"),
     "discovered_share": MetricInfo("matters found by workers on duty rounds", "share of matters"),
-    "worker_duty_share": MetricInfo("grid worker time on routine duties", "share of time"),
+    "worker_duty_share": MetricInfo("grid worker time on routine duties", "share of all hours"),
 }
 """Axis label and unit of every metric in ``sim.metrics.METRICS``."""
 

@@ -141,7 +141,8 @@ class Progress:
         self.total: int | None = plan.get("total")
         sessions = plan.get("sessions") or [{}]
         self.session_start: float = sessions[-1].get("started", time.time())
-        self.name = f"point {num + 1}" + (f"/{self.total}" if self.total else "")
+        # "[3/6] point 2": the count for people, the folder name for finding it.
+        self.name = (f"[{num + 1}/{self.total}] " if self.total else "") + f"point {num}"
         self.what = describe(overrides, plan.get("swept", []))
 
     def _counts(self) -> tuple[int, int]:
@@ -225,8 +226,7 @@ def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Pa
         run(scenario, point_dir, config, options)
     except Exception as exc:  # noqa: BLE001 - any failure of one point is recorded, not raised
         record_failure(point_dir, exc, overrides, config)
-        log.error(f"{progress.name} [{progress.what}] FAILED: {exc}")
-        log.info(progress.eta())
+        log.error(f"{progress.name} [{progress.what}] FAILED: {exc}; {progress.eta()}")
         return "failed"
     progress.info(f"finished in {_duration(time.perf_counter() - t0)}; {progress.eta()}")
     return "finished"
