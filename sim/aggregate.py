@@ -94,38 +94,41 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _hydra_record(folder: Path) -> tuple[list[str] | None, dict[str, Any]]:
-    """Overrides and resolved config from Hydra's ``.hydra/`` record of a point."""
+def _overrides(folder: Path) -> list[str] | None:
+    """The overrides Hydra recorded for a point (``.hydra/overrides.yaml``)."""
+    path = folder / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return None
+    return [str(o) for o in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])]
+
+
+def _hydra_config(folder: Path) -> dict[str, Any]:
+    """The config Hydra recorded for a point, resolved if possible (empty if none)."""
     from omegaconf import OmegaConf  # the record is OmegaConf YAML (may hold interpolations)
 
-    overrides = None
-    ov = folder / ".hydra" / "overrides.yaml"
-    if ov.is_file():
-        overrides = [str(o) for o in (yaml.safe_load(ov.read_text(encoding="utf-8")) or [])]
-    config: dict[str, Any] = {}
-    cf = folder / ".hydra" / "config.yaml"
-    if cf.is_file():
-        loaded = OmegaConf.load(cf)
-        try:
-            config = OmegaConf.to_container(loaded, resolve=True)  # type: ignore[assignment]
-        except Exception:  # noqa: BLE001 - an unresolvable record is still worth showing
-            config = OmegaConf.to_container(loaded, resolve=False)  # type: ignore[assignment]
-    return overrides, config
+    path = folder / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return {}
+    loaded = OmegaConf.load(path)
+    try:
+        return OmegaConf.to_container(loaded, resolve=True)  # type: ignore[return-value]
+    except Exception:  # noqa: BLE001 - an unresolvable record is still worth showing
+        return OmegaConf.to_container(loaded, resolve=False)  # type: ignore[return-value]
 
 
 def load_point(folder: Path, num: int, planned: Sequence[str] | None = None) -> Point:
     """Read one point folder (which may not exist)."""
-    overrides, config = _hydra_record(folder) if folder.is_dir() else (None, {})
+    overrides = _overrides(folder)
     overrides = overrides if overrides is not None else list(planned or [])
     summary = _read_json(folder / SUMMARY)
     if summary is not None:
-        return Point(num, folder, "finished", tuple(overrides), summary.get("config") or config,
+        return Point(num, folder, "finished", tuple(overrides), summary.get("config") or _hydra_config(folder),
                      summary.get("metrics"), summary.get("manifest"), summary.get("stability"))
     failed = _read_json(folder / FAILED)
     if failed is not None:
-        return Point(num, folder, "failed", tuple(overrides), failed.get("config") or config,
+        return Point(num, folder, "failed", tuple(overrides), failed.get("config") or _hydra_config(folder),
                      error=f"{failed.get('type', 'Error')}: {failed.get('error', '')}")
-    return Point(num, folder, "incomplete" if folder.is_dir() else "not run", tuple(overrides), config)
+    return Point(num, folder, "incomplete" if folder.is_dir() else "not run", tuple(overrides), _hydra_config(folder))
 
 
 def load_points(sweep_dir: str | Path) -> list[Point]:

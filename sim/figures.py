@@ -240,7 +240,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     for ax in axes.flat[len(study.metrics):]:
         ax.axis("off")
     fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
                        "sweep_summary.csv); 'failed' marks a point without results; 'unstable' a point whose "
                        "backlog grows all run.")

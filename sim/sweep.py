@@ -135,6 +135,9 @@ class Progress:
     accounts for the parallelism.
     """
 
+    REPLICATION_LINE_S = 30.0
+    """Least time between two replication lines of one point."""
+
     def __init__(self, sweep_dir: Path, num: int, overrides: Sequence[str]) -> None:
         self.sweep_dir = sweep_dir
         plan = read_plan(sweep_dir) or {}
@@ -144,6 +147,7 @@ class Progress:
         # "[3/6] point 2": the count for people, the folder name for finding it.
         self.name = (f"[{num + 1}/{self.total}] " if self.total else "") + f"point {num}"
         self.what = describe(overrides, plan.get("swept", []))
+        self._last_line = time.monotonic()
 
     def _counts(self) -> tuple[int, int]:
         done_all = done_now = 0
@@ -171,6 +175,13 @@ class Progress:
 
     def info(self, message: str) -> None:
         log.info(f"{self.name} [{self.what}] {message}")
+
+    def replication_done(self, replication: int, total: int) -> None:
+        """A line per finished replication, but only for points slow enough to need one."""
+        now = time.monotonic()
+        if now - self._last_line >= self.REPLICATION_LINE_S:
+            self._last_line = now
+            self.info(f"replication {replication + 1}/{total} done")
 
 
 def _duration(seconds: float) -> str:
@@ -223,7 +234,8 @@ def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Pa
     try:
         scenario, options = build_job(config)
         progress.info(f"started: {scenario.run.replications} replications of {scenario.run.horizon_days:g} days")
-        run(scenario, point_dir, config, options)
+        reps = scenario.run.replications
+        run(scenario, point_dir, config, options, on_replication=lambda r, _: progress.replication_done(r, reps))
     except Exception as exc:  # noqa: BLE001 - any failure of one point is recorded, not raised
         record_failure(point_dir, exc, overrides, config)
         log.error(f"{progress.name} [{progress.what}] FAILED: {exc}; {progress.eta()}")

@@ -15,6 +15,7 @@ import math
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -57,19 +58,23 @@ def n_points(card: dict) -> int:
     return n
 
 
-_SWEEPS: dict[str, Path] = {}
-
-
 @pytest.fixture(scope="module")
 def experiment_sweep(tmp_path_factory):
-    """Run an experiment's tiny sweep once per module; later uses share its folder."""
-    def get(name: str) -> Path:
-        if name not in _SWEEPS:
-            folder = tmp_path_factory.mktemp(name) / "sweep"
-            sweep([f"experiment={name}", *TINY], folder)
-            _SWEEPS[name] = folder
-        return _SWEEPS[name]
-    return get
+    """Tiny sweeps of every experiment, run two at a time in the background.
+
+    A sweep alone keeps a core idle while it starts and while it writes its
+    report; two at once keep both busy. ``experiment_sweep(name)`` waits for
+    that experiment's sweep and returns its folder.
+    """
+    root = tmp_path_factory.mktemp("experiments")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = {name: pool.submit(sweep, [f"experiment={name}", *TINY], root / name) for name in EXPERIMENTS}
+
+        def get(name: str) -> Path:
+            runs[name].result()  # re-raises the sweep's failed assertion here
+            return root / name
+
+        yield get
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
