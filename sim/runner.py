@@ -24,7 +24,6 @@ import pandas as pd
 from . import invariants, metrics, stability
 from .model import run_replication
 from .output import atomic_open, manifest, write_json
-from .plots import backlog_plot
 from .records import ROUTES, Records
 from .scenario import COMPLEXITIES, Scenario
 from .stats import summarise
@@ -188,6 +187,8 @@ def run(
         with atomic_open(out / "backlog.csv") as fh:
             pd.concat(backlog_rows).to_csv(fh, index=False)
         if options.plot:
+            from .plots import backlog_plot  # matplotlib only when a figure is drawn: sweep workers start faster
+
             backlog_plot(out / "backlog.csv", out / "backlog.png",
                          title=f"Backlog over time: {scenario.town.name}, {layout.n_grids} grids, "
                                f"{scenario.routing.policy} routing",

@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .metrics import department_stage, time_average_count
 from .records import Records
@@ -82,6 +81,8 @@ def backlog_trend(start: np.ndarray, end: np.ndarray, w: float, h: float, *, blo
     if np.ptp(means) == 0.0:  # a flat path (often an empty one): no trend at all
         slope, p = 0.0, 1.0
     else:
+        from scipy import stats  # on first use: slow to import in every sweep worker
+
         fit = stats.linregress(days, means)
         slope = float(fit.slope)
         # linregress gives a two-sided p; the question is one-sided (growth).
