@@ -16,6 +16,17 @@ from typing import Any
 from .distributions import FAMILIES, FAMILIES_WITH_CV
 from .routing import POLICIES
 from .calendar import Calendar
+from .config_fields import (
+    ConfigError,
+    _bool,
+    _choice,
+    _integer,
+    _known,
+    _number,
+    _section,
+    _shares,
+    _string,
+)
 from .scenario import (
     CATEGORIES,
     COMPLEXITIES,
@@ -42,123 +53,12 @@ from .scenario import (
 from .runner import OutputOptions
 from .town import grids_in_unit, synthetic_units
 
-SHARE_TOLERANCE = 1e-6
 TOWN_KINDS = ("units", "synthetic")
 UNIT_KINDS = ("village", "community")
 POOLINGS = ("grid", "unit")
 BASES = ("town", "units")
 MAX_GRIDS = 200_000
 MIN_CV = 1e-6  # below this a duration is constant to double precision
-
-
-class ConfigError(ValueError):
-    """A config value is not allowed. The message names key, value and what is allowed."""
-
-    def __init__(self, key: str, value: Any, allowed: str) -> None:
-        self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"invalid config: {key}={value!r}: {allowed}")
-
-
-# -- small typed readers ------------------------------------------------------
-def _section(cfg: Mapping, key: str, path: str) -> Mapping:
-    full = f"{path}.{key}" if path else key
-    if key not in cfg:
-        raise ConfigError(full, None, "this key is required")
-    value = cfg[key]
-    if not isinstance(value, Mapping):
-        raise ConfigError(full, value, "expected a mapping of keys to values")
-    return value
-
-
-def _known(cfg: Mapping, path: str, allowed: tuple[str, ...]) -> None:
-    for key in cfg:
-        if key not in allowed:
-            raise ConfigError(f"{path}.{key}" if path else str(key), cfg[key], f"unknown key; allowed keys here: {', '.join(allowed)}")
-
-
-def _full(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _missing(full: str, default: Any) -> Any:
-    """The default of a missing key, or an error when it has none."""
-    if default is ...:
-        raise ConfigError(full, None, "this key is required")
-    return default
-
-
-def _number(cfg: Mapping, key: str, path: str, *, lo: float | None = None, lo_open: bool = False,
-            hi: float | None = None, default: Any = ..., optional: bool = False) -> float | None:
-    full = _full(path, key)
-    if key not in cfg:
-        return _missing(full, default)
-    value = cfg[key]
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(full, value, "expected a number" + (" or null" if optional else ""))
-    value = float(value)
-    if not math.isfinite(value):
-        raise ConfigError(full, value, "expected a finite number" + (" (use null for never)" if optional else ""))
-    if lo is not None and (value <= lo if lo_open else value < lo):
-        raise ConfigError(full, value, f"expected a number {'>' if lo_open else '>='} {lo:g}" + (f" and <= {hi:g}" if hi is not None else ""))
-    if hi is not None and value > hi:
-        raise ConfigError(full, value, f"expected a number <= {hi:g}")
-    return value
-
-
-def _integer(cfg: Mapping, key: str, path: str, *, lo: int, hi: int | None = None, default: Any = ...) -> int:
-    full = _full(path, key)
-    if key not in cfg:
-        return _missing(full, default)
-    value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ConfigError(full, value, f"expected a whole number >= {lo}")
-    if value < lo or (hi is not None and value > hi):
-        raise ConfigError(full, value, f"expected a whole number >= {lo}" + (f" and <= {hi}" if hi is not None else ""))
-    return int(value)
-
-
-def _choice(cfg: Mapping, key: str, path: str, allowed: tuple[str, ...], default: Any = ...) -> str:
-    full = f"{path}.{key}" if path else key
-    if key not in cfg:
-        if default is ...:
-            raise ConfigError(full, None, f"this key is required; one of: {', '.join(allowed)}")
-        return default
-    value = cfg[key]
-    if value not in allowed:
-        raise ConfigError(full, value, f"expected one of: {', '.join(allowed)}")
-    return str(value)
-
-
-def _bool(cfg: Mapping, key: str, path: str, default: bool) -> bool:
-    value = cfg.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{path}.{key}" if path else key, value, "expected true or false")
-    return value
-
-
-def _string(cfg: Mapping, key: str, path: str, default: str) -> str:
-    value = cfg.get(key, default)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path}.{key}" if path else key, value, "expected a non-empty string")
-    return value
-
-
-def _shares(cfg: Mapping, key: str, path: str, names: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
-    section = _section(cfg, key, path)
-    full = f"{path}.{key}"
-    _known(section, full, names)
-    out = []
-    for name in names:
-        out.append((name, _number(section, name, full, lo=0.0, hi=1.0, default=0.0)))
-    total = sum(s for _, s in out)
-    if abs(total - 1.0) > SHARE_TOLERANCE:
-        raise ConfigError(full, dict(section), f"shares must sum to 1 (they sum to {total:.6g})")
-    return tuple(out)
 
 
 # -- sections -----------------------------------------------------------------
