@@ -50,6 +50,8 @@ def planned_points(config: DictConfig) -> tuple[list[list[str]] | None, list[str
     arguments += list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))  # type: ignore[arg-type]
     parsed = OverridesParser.create().parse_overrides(arguments)
     swept = [o.get_key_element() for o in parsed if o.is_sweep_override()]
+    # The sweeper's own expansion (a private Hydra module, pinned by hydra-core<1.4), so
+    # that point n of the plan is exactly the job Hydra numbers n.
     batches = BasicSweeper.split_arguments(parsed, None)
     return [list(p) for batch in batches for p in batch], [override_key(k) for k in swept]
 
