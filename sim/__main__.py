@@ -1,6 +1,8 @@
 """Command line: ``python -m sim [overrides]`` (a Hydra app).
 
-This is the only module that knows about Hydra. It composes the config,
+Together with ``sim.compose`` (tests, notebooks) and ``sim.callbacks`` (the
+end-of-sweep hook), this is the only code that knows about Hydra; the model
+never does. It composes the config,
 validates it once into a frozen ``Scenario`` (``sim.config``), runs it
 (``sim.runner``), prints the summary table and leaves the run folder in
 Hydra's output directory. Bad config values end the program with exit status
