@@ -381,9 +381,17 @@ def build_options(cfg: Mapping) -> OutputOptions:
     o = cfg.get("output", {}) or {}
     if not isinstance(o, Mapping):
         raise ConfigError("output", o, "expected a mapping")
-    _known(o, "output", ("events", "backlog_step_h", "plot"))
+    _known(o, "output", ("events", "events_format", "backlog_step_h", "plot"))
+    events_format = _choice(o, "events_format", "output", ("csv", "parquet"), default="csv")
+    if events_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError("output.events_format", "parquet",
+                              "needs pyarrow (python -m pip install -e '.[parquet]'); or use csv") from None
     return OutputOptions(
         events=_bool(o, "events", "output", True),
+        events_format=events_format,
         backlog_step_h=_number(o, "backlog_step_h", "output", lo=0.0, lo_open=True, default=24.0),
         plot=_bool(o, "plot", "output", True),
         progress=_bool(cfg, "progress", "", True),

@@ -130,3 +130,15 @@ def test_cli_run_writes_the_run_folder(tmp_path):
     grids = pd.read_csv(tmp_path / "grids.csv")
     assert len(grids) == 2 * 67
     assert not list(Path(tmp_path).glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_parquet_events_hold_the_same_rows_as_csv(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    scenario = load_scenario(["horizon_days=10", "warmup_days=1", "replications=2"])
+    run(scenario, tmp_path / "p", options=OutputOptions(progress=False, plot=False, events_format="parquet"))
+    run(scenario, tmp_path / "c", options=OutputOptions(progress=False, plot=False))
+    a = pd.read_parquet(tmp_path / "p" / "events.parquet")
+    b = pd.read_csv(tmp_path / "c" / "events.csv")
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
+    pd.testing.assert_frame_equal(a, b, check_dtype=False, atol=1e-6, rtol=0)  # CSV keeps 6 decimals
