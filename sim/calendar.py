@@ -26,6 +26,18 @@ class Calendar:
     start_h: float
     end_h: float
 
+    def __post_init__(self) -> None:
+        # Lookup tables for the hot path (on_hours and is_on run per task):
+        # on-duty hours before each weekday, the week's total, and which days work.
+        before, acc = [], 0.0
+        for d in range(7):
+            before.append(acc)
+            if d in self.days:
+                acc += self.end_h - self.start_h
+        object.__setattr__(self, "_before", tuple(before))
+        object.__setattr__(self, "_week", acc)
+        object.__setattr__(self, "_works", tuple(d in self.days for d in range(7)))
+
     @property
     def shift_h(self) -> float:
         return self.end_h - self.start_h
@@ -42,7 +54,7 @@ class Calendar:
     def is_on(self, t: float) -> bool:
         day = int(t // 24.0)
         h = t - 24.0 * day
-        return (day % 7) in self.days and self.start_h <= h < self.end_h
+        return self._works[day % 7] and self.start_h <= h < self.end_h
 
     def next_on(self, t: float) -> float:
         """The first time >= t that is on duty."""
@@ -60,26 +72,12 @@ class Calendar:
         """On-duty hours in [0, t) (constant time: it is on the model's hot path)."""
         if t <= 0.0:
             return 0.0
-        table = self._table()
         day = int(t // 24.0)
         weeks, d = divmod(day, 7)
-        total = weeks * table[7] + table[d]
-        if table[8 + d]:
+        total = weeks * self._week + self._before[d]
+        if self._works[d]:
             total += min(max(t - 24.0 * day - self.start_h, 0.0), self.end_h - self.start_h)
         return total
-
-    def _table(self) -> tuple:
-        """(on hours before weekday d, d = 0..7) + (is weekday d on, d = 0..6), cached."""
-        table = self.__dict__.get("_cache")
-        if table is None:
-            before, acc = [], 0.0
-            for d in range(7):
-                before.append(acc)
-                if d in self.days:
-                    acc += self.shift_h
-            table = (*before, acc, *(d in self.days for d in range(7)))
-            object.__setattr__(self, "_cache", table)
-        return table
 
     def on_mask(self, t):
         """Vectorised ``is_on`` for a numpy array of times."""
