@@ -31,7 +31,12 @@ def backlog_plot(backlog_csv: str | os.PathLike, out_png: str | os.PathLike, tit
     for rep, part in df.groupby("replication"):
         ax.plot(part["day"], part["backlog"], color="tab:blue", alpha=0.25, linewidth=0.8)
     mean = df.groupby("day")[["backlog", "department_backlog"]].mean()
-    ax.plot(mean.index, mean["backlog"], color="tab:blue", linewidth=2, label="all open matters (mean of replications)")
+    ax.plot(mean.index, mean["backlog"], color="tab:blue", linewidth=1, alpha=0.6,
+            label="all open matters (mean of replications)")
+    step_days = float(mean.index[1] - mean.index[0]) if len(mean) > 1 else 1.0
+    window = max(1, int(round(7.0 / step_days)))  # a week: smooths the weekend sawtooth of office hours
+    ax.plot(mean.index, mean["backlog"].rolling(window, min_periods=1).mean(), color="navy", linewidth=2.2,
+            label="all open matters, 7-day average")
     ax.plot(mean.index, mean["department_backlog"], color="tab:orange", linewidth=1.5,
             label="of which at departments (mean)")
     if warmup_days:
