@@ -333,7 +333,7 @@ def _run(cfg: Mapping) -> RunSpec:
     horizon = _number(cfg, "horizon_days", "", lo=0.0, lo_open=True, hi=365.0 * 200)
     warmup = _number(cfg, "warmup_days", "", lo=0.0)
     if warmup >= horizon:
-        raise ConfigError("warmup_days", warmup, f"must be shorter than horizon_days ({horizon:g})")
+        raise ConfigError("warmup_days", warmup, f"must be shorter than horizon_days ({horizon:g}); lower warmup_days or raise horizon_days")
     return RunSpec(seed=seed, replications=reps, horizon_days=horizon, warmup_days=warmup)
 
 
