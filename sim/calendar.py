@@ -46,11 +46,6 @@ class Calendar:
     def weekly_h(self) -> float:
         return self.shift_h * len(self.days)
 
-    @property
-    def on_fraction(self) -> float:
-        """Share of all hours that are on duty."""
-        return self.weekly_h / WEEK_H
-
     def is_on(self, t: float) -> bool:
         day = int(t // 24.0)
         h = t - 24.0 * day

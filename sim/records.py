@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .scenario import COMPLEXITIES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -135,6 +134,3 @@ class Records:
             horizon_h=model.horizon_h,
         )
 
-
-def complexity_name(code: int) -> str:
-    return COMPLEXITIES[code]

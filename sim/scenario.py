@@ -7,7 +7,7 @@ immutable dataclass of plain values, so a scenario can be hashed, compared,
 printed and passed to worker processes; nothing here knows about Hydra.
 
 All times are hours. Config keys that carry another unit say so in their name
-(``horizon_days``, ``distance_km``).
+(``horizon_days``, ``area_km2``).
 """
 
 from __future__ import annotations

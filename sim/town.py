@@ -125,12 +125,6 @@ def synthetic_units(
     return tuple(units)
 
 
-def distance_km(layout: Layout, a_xy: np.ndarray, unit: int) -> float:
-    """Straight-line distance from a point to a unit's centre."""
-    d = layout.unit_xy_km[unit] - a_xy
-    return float(math.hypot(d[0], d[1]))
-
-
 def cover_units(layout: Layout, k: int) -> list[int]:
     """Choose ``k`` units to station teams in, spread over the town.
 
