@@ -61,8 +61,15 @@ EVENT_CHUNK_ROWS = 200_000
 
 
 def events_frame(rec: Records, scenario: Scenario, unit_names: tuple[str, ...], replication: int,
-                 rows: slice = slice(None)) -> pd.DataFrame:
-    """One row per matter (of the given slice), with names instead of codes."""
+                 rows: slice = slice(None), route: np.ndarray | None = None,
+                 overdue: np.ndarray | None = None) -> pd.DataFrame:
+    """One row per matter (of the given slice), with names instead of codes.
+
+    ``route`` and ``overdue`` are whole-replication columns; pass them when
+    writing many slices so they are derived once, not once per slice.
+    """
+    route = rec.route if route is None else route
+    overdue = metrics.overdue(rec) if overdue is None else overdue
     cats = np.asarray([c for c, _ in scenario.arrivals.categories])
     idx = np.arange(len(rec))[rows]
     df = pd.DataFrame({
@@ -72,14 +79,14 @@ def events_frame(rec: Records, scenario: Scenario, unit_names: tuple[str, ...], 
         "unit": np.asarray(unit_names)[rec.unit[rows]],
         "category": cats[rec.category[rows]],
         "complexity": np.asarray(COMPLEXITIES)[rec.complexity[rows]],
-        "route": np.asarray(ROUTES)[rec.route[rows]],
+        "route": np.asarray(ROUTES)[route[rows]],
         "discovered": rec.discovered[rows],
     })
     for name, col in rec.times.items():
         df[name] = col[rows]
     df["escalated"] = rec.escalated[rows]
     df["supervised"] = rec.supervised[rows]
-    df["overdue"] = metrics.overdue(rec)[rows]
+    df["overdue"] = overdue[rows]
     df["satisfied"] = rec.satisfied[rows]
     return df
 
@@ -120,8 +127,10 @@ def write_events(fh, rec: Records, scenario: Scenario, unit_names: tuple[str, ..
     """Append a replication's matters to an open CSV file (or a ``ParquetEvents``),
     ``chunk_rows`` at a time, so memory does not grow with the number of matters."""
     n = len(rec)
+    route, overdue = rec.route, metrics.overdue(rec)
     for lo in range(0, max(n, 1), chunk_rows):
-        frame = events_frame(rec, scenario, unit_names, replication, slice(lo, min(lo + chunk_rows, n)))
+        frame = events_frame(rec, scenario, unit_names, replication, slice(lo, min(lo + chunk_rows, n)),
+                             route, overdue)
         if isinstance(fh, ParquetEvents):
             fh.write_frame(frame)
         else:
