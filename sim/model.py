@@ -96,7 +96,6 @@ class Model:
         self.petitions: Pool | None = None
         self.pools: list[Pool] = [*self.worker_pools, *self.department_pools, self.enforcement]
         self.policy.prepare(self)
-        self._waiting_in = array("i", bytes(4 * n)) if n else array("i")  # pool index of a queued matter
 
         pet = scenario.petitions
         self._patience: np.ndarray | None = None
@@ -105,6 +104,7 @@ class Model:
             self.pools.append(self.petitions)
             self._patience = _farray(-pet.patience_mean_h * np.log1p(-arrivals.extra_u[:, EXTRA_COLUMNS.index(U_PATIENCE)]))
             self._timer_set = bytearray(n)
+            self._waiting_in = array("i", bytes(4 * n)) if n else array("i")  # pool index of a queued matter
             self._abandon_timers = TimerQueue(self.env, self._abandon, self._not_started)
         for i, pool in enumerate(self.pools):
             pool.index = i
