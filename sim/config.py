@@ -51,7 +51,7 @@ from .scenario import (
     UnitSpec,
 )
 from .runner import OutputOptions
-from .town import grids_in_unit, synthetic_units
+from .town import grids_in_unit, synthetic_city
 
 TOWN_KINDS = ("units", "synthetic")
 UNIT_KINDS = ("village", "community")
@@ -93,11 +93,13 @@ def _town(cfg: Mapping) -> TownSpec:
     name = _string(t, "name", "town", kind)
     ppg = _integer(t, "people_per_grid", "town", lo=1)
     if kind == "synthetic":
-        _known(t, "town", ("kind", "name", "people_per_grid", "population", "unit_population", "area_km2"))
+        _known(t, "town", ("kind", "name", "people_per_grid", "population", "unit_population", "area_km2",
+                           "people_per_town"))
         pop = _integer(t, "population", "town", lo=1)
         unit_pop = _integer(t, "unit_population", "town", lo=1)
         area = _number(t, "area_km2", "town", lo=0.0, lo_open=True)
-        units = synthetic_units(pop, unit_pop, area)
+        per_town = None if t.get("people_per_town") is None else _integer(t, "people_per_town", "town", lo=1)
+        units, seats = synthetic_city(pop, unit_pop, area, per_town)
     else:
         _known(t, "town", ("kind", "name", "people_per_grid", "units"))
         section = _section(t, "units", "town")
@@ -121,7 +123,8 @@ def _town(cfg: Mapping) -> TownSpec:
                 grids=None if grids is None else _integer(u, "grids", path, lo=1),
             ))
         units = tuple(units_list)
-    spec = TownSpec(name=name, people_per_grid=ppg, units=units)
+        seats = ((0.0, 0.0),)
+    spec = TownSpec(name=name, people_per_grid=ppg, units=units, seats_km=seats)
     n_grids = sum(grids_in_unit(u, ppg) for u in units)
     if n_grids > MAX_GRIDS:
         raise ConfigError("town.people_per_grid", ppg, f"gives {n_grids} grids; at most {MAX_GRIDS} are supported")
@@ -383,12 +386,6 @@ def build_options(cfg: Mapping) -> OutputOptions:
         raise ConfigError("output", o, "expected a mapping")
     _known(o, "output", ("events", "events_format", "backlog_step_h", "plot"))
     events_format = _choice(o, "events_format", "output", ("csv", "parquet"), default="csv")
-    if events_format == "parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
-            raise ConfigError("output.events_format", "parquet",
-                              "needs pyarrow (python -m pip install -e '.[parquet]'); or use csv") from None
     return OutputOptions(
         events=_bool(o, "events", "output", True),
         events_format=events_format,

@@ -32,9 +32,9 @@ What is checked:
 * ``deadline`` and ``supervision``: deadlines are report + the complexity's
   deadline; only matters whose deadline passed are supervised;
 * ``conservation``: closed + open == arrived, and the backlog metrics agree;
-* ``capacity`` and ``work_conservation``: a department never serves more
-  matters than it has staff, never idles a desk while a matter waits for it;
-  enforcement never has more matters on site than teams;
+* ``capacity`` and ``work_conservation``: a department (of each town) never
+  serves more matters than it has staff, never idles a desk while a matter
+  waits for it; a town's teams never have more matters on site than teams;
 * ``utilisation``: every pool is busy between 0 and 100% of the window;
   worker hours per grid add up to the worker pools' busy hours;
 * ``rates``: every rate, share and utilisation metric is in [0, 1];
@@ -99,7 +99,7 @@ def describe(scenario: Scenario, replication: int | None = None) -> str:
 def matter_row(rec: Records, mid: int) -> dict[str, object]:
     """Everything recorded about one matter, for error messages."""
     row: dict[str, object] = {
-        "grid": int(rec.grid[mid]), "unit": int(rec.unit[mid]),
+        "grid": int(rec.grid[mid]), "unit": int(rec.unit[mid]), "town": int(rec.town[mid]),
         "category": int(rec.category[mid]), "complexity": COMPLEXITIES[int(rec.complexity[mid])]
         if 0 <= int(rec.complexity[mid]) < len(COMPLEXITIES) else int(rec.complexity[mid]),
         "resolver": int(rec.resolver[mid]), "escalated": bool(rec.escalated[mid]),
@@ -338,22 +338,28 @@ class _Checker:
         # Not metrics.department_stage: a petitioned matter is in the petitions office.
         stage = ((r.complexity == _CX_DIFFICULT) | r.escalated) & ~np.isnan(self.col("t_res_in")) & ~self.petitioned
         res_in, hs, hd = self.col("t_res_in"), self.col("t_handle_start"), self.col("t_handled")
-        for dept in self.scenario.departments:
-            codes = [cats.index(c) for c in dept.categories]
-            sel = stage & np.isin(r.category, codes)
-            label = f"department {dept.name}"
-            _service_checks(self, label, dept.staff, res_in, hs, hd, sel, conserving=self.departments_always_on)
-            littles_law(self, f"{label} (queue)", res_in, hs, sel)
-            littles_law(self, f"{label} (stage)", res_in, hd, sel)
-        if self.petitioned.any():
-            staff = self.scenario.petitions.staff  # type: ignore[attr-defined]
-            _service_checks(self, "petitions office", staff, res_in, hs, hd, self.petitioned,
-                            conserving=self.departments_always_on)
-            littles_law(self, "petitions office (stage)", res_in, hd, self.petitioned)
         urgent = (r.complexity == _CX_URGENT) & ~np.isnan(res_in) & ~self.petitioned
-        _service_checks(self, "enforcement", self.scenario.enforcement.teams, res_in, hs, hd, urgent,
-                        conserving=False)
-        littles_law(self, "enforcement (stage)", res_in, hd, urgent)
+        n_towns = self.scenario.town.n_towns
+        for town in range(n_towns):  # every town has its own offices and teams
+            here = r.town == town if n_towns > 1 else np.ones(len(r), dtype=bool)
+            prefix = f"town {town} " if n_towns > 1 else ""
+            for dept in self.scenario.departments:
+                codes = [cats.index(c) for c in dept.categories]
+                sel = here & stage & np.isin(r.category, codes)
+                label = f"{prefix}department {dept.name}"
+                _service_checks(self, label, dept.staff, res_in, hs, hd, sel, conserving=self.departments_always_on)
+                littles_law(self, f"{label} (queue)", res_in, hs, sel)
+                littles_law(self, f"{label} (stage)", res_in, hd, sel)
+            pet = here & self.petitioned
+            if pet.any():
+                staff = self.scenario.petitions.staff  # type: ignore[attr-defined]
+                _service_checks(self, f"{prefix}petitions office", staff, res_in, hs, hd, pet,
+                                conserving=self.departments_always_on)
+                littles_law(self, f"{prefix}petitions office (stage)", res_in, hd, pet)
+            sel = here & urgent
+            _service_checks(self, f"{prefix}enforcement", self.scenario.enforcement.teams, res_in, hs, hd, sel,
+                            conserving=False)
+            littles_law(self, f"{prefix}enforcement (stage)", res_in, hd, sel)
 
 
 def _service_checks(ck: _Checker, label: str, servers: int, q_in: np.ndarray, s_in: np.ndarray,

@@ -91,17 +91,22 @@ class Model:
 
         self.policy = make_policy(scenario.routing.policy, scenario.routing.escalate_after_h)
         self.worker_pools, self._grid_pool = workers.build_pools(self)
-        self.department_pools, self._category_pool = departments.build_pools(self)
-        self.enforcement = enforcement.build_pool(self)
-        self.petitions: Pool | None = None
-        self.pools: list[Pool] = [*self.worker_pools, *self.department_pools, self.enforcement]
+        # Departments, teams and the petitions office belong to a town; each
+        # grid is served by those of its own town.
+        grid_town = layout.grid_town.tolist()
+        self.department_pools, by_town = departments.build_pools(self)
+        self._grid_departments = [by_town[t] for t in grid_town]
+        self.enforcement_pools = enforcement.build_pools(self)
+        self._grid_enforcement = [self.enforcement_pools[t] for t in grid_town]
+        self.pools: list[Pool] = [*self.worker_pools, *self.department_pools, *self.enforcement_pools]
         self.policy.prepare(self)
 
         pet = scenario.petitions
         self._patience: np.ndarray | None = None
         if pet.patience_mean_h is not None:
-            self.petitions = departments.build_petitions_office(self)
-            self.pools.append(self.petitions)
+            offices = departments.build_petitions_offices(self)
+            self._grid_petitions = [offices[t] for t in grid_town]
+            self.pools.extend(offices)
             self._patience = _farray(-pet.patience_mean_h * np.log1p(-arrivals.extra_u[:, EXTRA_COLUMNS.index(U_PATIENCE)]))
             self._timer_set = bytearray(n)
             self._waiting_in = array("i", bytes(4 * n)) if n else array("i")  # pool index of a queued matter
@@ -137,7 +142,10 @@ class Model:
         return self._grid_pool[self.grid[mid]]
 
     def department_pool(self, mid: int) -> Pool:
-        return self._category_pool[self.category[mid]]
+        return self._grid_departments[self.grid[mid]][self.category[mid]]
+
+    def enforcement_pool(self, mid: int) -> Pool:
+        return self._grid_enforcement[self.grid[mid]]
 
     def window_overlap(self, start: float, length: float) -> float:
         """Part of [start, start + length) inside the measurement window."""
@@ -225,7 +233,7 @@ class Model:
         self.pools[self._waiting_in[mid]].withdraw(mid)
         self.t_petition[mid] = self.env._now
         self.t_res_in[mid] = self.env._now
-        self.petitions.submit(mid, DEPARTMENT, PRIO_NORMAL)  # type: ignore[union-attr]
+        self._grid_petitions[self.grid[mid]].submit(mid, DEPARTMENT, PRIO_NORMAL)
 
     def start(self, pool: Pool, server: Server, mid: int, step: int, now: float, out_h: float) -> float:
         """A server starts a step: record times, return the step's work in hours."""

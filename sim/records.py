@@ -41,7 +41,7 @@ class Records:
     """Everything measured in one replication.
 
     Attributes:
-        grid, unit, category, complexity: per-matter attributes.
+        grid, unit, town, category, complexity: per-matter attributes.
         resolver: -1 not resolved, 0 grid worker, 1 department, 2 enforcement,
             3 petitions office.
         escalated, supervised, discovered: per-matter flags.
@@ -54,6 +54,7 @@ class Records:
 
     grid: np.ndarray
     unit: np.ndarray
+    town: np.ndarray
     category: np.ndarray
     complexity: np.ndarray
     resolver: np.ndarray
@@ -114,6 +115,7 @@ class Records:
         return cls(
             grid=grid,
             unit=model.layout.grid_unit[grid].astype(np.int32),
+            town=model.layout.grid_town[grid].astype(np.int32),
             category=np.frombuffer(model.category, dtype=np.uint8).astype(np.int8),
             complexity=np.frombuffer(model.complexity, dtype=np.uint8).astype(np.int8),
             resolver=np.frombuffer(model.resolver, dtype=np.int8),

@@ -80,7 +80,7 @@ class Tiered:
             done = TRIAGE
         if done == TRIAGE:
             if cx == CX_URGENT and has[URGENT]:
-                return model.enforcement, URGENT, PRIO_URGENT
+                return model.enforcement_pool(mid), URGENT, PRIO_URGENT
             if cx == CX_DIFFICULT and has[DEPARTMENT]:
                 return model.department_pool(mid), DEPARTMENT, PRIO_NORMAL
             return self._feedback(model, mid)

@@ -92,22 +92,21 @@ def events_frame(rec: Records, scenario: Scenario, unit_names: tuple[str, ...], 
 
 
 class ParquetEvents:
-    """Writes event chunks as row groups of one Parquet file (needs pyarrow).
+    """Writes event chunks as row groups of one Parquet file.
 
     Parquet keeps full float precision and is several times faster to write
     and read than CSV at city scale.
     """
 
     def __init__(self, fh) -> None:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self._pa, self._pq, self._fh = pa, pq, fh
+        self._pq, self._fh = pq, fh
         self._writer = None
         self._empty = None
 
     def write_frame(self, frame: pd.DataFrame) -> None:
-        table = self._pa.Table.from_pandas(frame, preserve_index=False)
+        table = _arrow_table(frame)
         if not len(frame):  # no rows: keep only to give an empty file its columns
             self._empty = self._empty or table
             return
@@ -122,19 +121,52 @@ class ParquetEvents:
             self._writer.close()
 
 
-def write_events(fh, rec: Records, scenario: Scenario, unit_names: tuple[str, ...], replication: int,
-                 header: bool, chunk_rows: int = EVENT_CHUNK_ROWS) -> None:
-    """Append a replication's matters to an open CSV file (or a ``ParquetEvents``),
-    ``chunk_rows`` at a time, so memory does not grow with the number of matters."""
+class CsvEvents:
+    """Writes event chunks to one CSV file (opened in binary mode).
+
+    pyarrow's CSV writer formats numbers in C++, about ten times faster than
+    pandas' ``to_csv`` (1.8 million rows of a city-year: ~3 s instead of ~30
+    s). Times are rounded to 6 decimals (below a millisecond) and written in
+    their shortest form; missing times are empty; flags are ``true``/``false``.
+    The header is written with the first chunk only.
+    """
+
+    def __init__(self, fh) -> None:
+        import pyarrow.csv as pc
+
+        self._pc, self._fh = pc, fh
+        self._header = True
+
+    def write_frame(self, frame: pd.DataFrame) -> None:
+        floats = frame.select_dtypes("float").columns
+        frame = frame.assign(**{c: frame[c].round(6) for c in floats})
+        options = self._pc.WriteOptions(include_header=self._header, quoting_style="needed")
+        self._pc.write_csv(_arrow_table(frame), self._fh, options)
+        self._header = False
+
+    def close(self) -> None:
+        pass
+
+
+def _arrow_table(frame: pd.DataFrame):
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, preserve_index=False)  # NaN becomes null (an empty CSV field)
+
+
+EVENT_WRITERS = {"csv": CsvEvents, "parquet": ParquetEvents}
+"""Event table writers by ``output.events_format``; the file is ``events.<format>``."""
+
+
+def write_events(sink: CsvEvents | ParquetEvents, rec: Records, scenario: Scenario, unit_names: tuple[str, ...],
+                 replication: int, chunk_rows: int = EVENT_CHUNK_ROWS) -> None:
+    """Append a replication's matters to an event writer, ``chunk_rows`` at a
+    time, so memory does not grow with the number of matters."""
     n = len(rec)
     route, overdue = rec.route, metrics.overdue(rec)
     for lo in range(0, max(n, 1), chunk_rows):
-        frame = events_frame(rec, scenario, unit_names, replication, slice(lo, min(lo + chunk_rows, n)),
-                             route, overdue)
-        if isinstance(fh, ParquetEvents):
-            fh.write_frame(frame)
-        else:
-            frame.to_csv(fh, index=False, header=header and lo == 0, float_format="%.6f")
+        sink.write_frame(events_frame(rec, scenario, unit_names, replication, slice(lo, min(lo + chunk_rows, n)),
+                                      route, overdue))
 
 
 class Progress:
@@ -192,12 +224,9 @@ def run(
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             if options.events:  # renamed into place only if every replication succeeds
-                if options.events_format == "parquet":
-                    raw = stack.enter_context(atomic_open(out / "events.parquet", "wb"))
-                    events_fh = ParquetEvents(raw)
-                    stack.callback(events_fh.close)  # runs before the rename, only on success paths too
-                else:
-                    events_fh = stack.enter_context(atomic_open(out / "events.csv"))
+                raw = stack.enter_context(atomic_open(out / f"events.{options.events_format}", "wb"))
+                events_fh = EVENT_WRITERS[options.events_format](raw)
+                stack.callback(events_fh.close)  # runs before the rename, only on success paths too
         for r in range(scenario.run.replications):
             progress.start_replication(r)
             if progress.enabled:
@@ -219,7 +248,7 @@ def run(
                 b.insert(0, "replication", r)
                 backlog_rows.append(b)
                 if events_fh is not None:
-                    write_events(events_fh, rec, scenario, layout.unit_names, r, header=(r == 0))
+                    write_events(events_fh, rec, scenario, layout.unit_names, r)
             del rec
     progress.close()
     wall = time.perf_counter() - t0

@@ -67,6 +67,9 @@ class UnitSpec:
             (the source adjusts grid sizes "for how hard the area is to work").
         grids: explicit number of grids, or ``None`` to cut the population
             into grids of ``TownSpec.people_per_grid`` people.
+        town: index of the administrative town the unit belongs to (0 in a
+            one-town area); each town has its own departments, enforcement
+            teams and petitions office.
     """
 
     name: str
@@ -77,22 +80,29 @@ class UnitSpec:
     y_km: float
     difficulty: float = 1.0
     grids: int | None = None
+    town: int = 0
 
 
 @dataclass(frozen=True)
 class TownSpec:
-    """The simulated area: a town seat and its units.
+    """The simulated area: one town (a seat and its units), or a city of several.
 
     Attributes:
         name: label for reports.
         people_per_grid: target residents per grid, used for every unit whose
             grid count is not fixed.
-        units: the villages and communities.
+        units: the villages and communities (``UnitSpec.town`` says whose).
+        seats_km: position of each town's seat; one town at the origin by default.
     """
 
     name: str
     people_per_grid: int
     units: tuple[UnitSpec, ...]
+    seats_km: tuple[tuple[float, float], ...] = ((0.0, 0.0),)
+
+    @property
+    def n_towns(self) -> int:
+        return len(self.seats_km)
 
     @property
     def population(self) -> int:

@@ -2,7 +2,10 @@
 
 The source (Xiaji town) cuts its population into 67 basic service grids of
 about 1,000 people ("300-500 households"): 2 communities into 10 grids and 9
-villages into 57. A ``TownSpec`` lists the units; ``build_layout`` cuts each
+villages into 57. A city is several such towns side by side, each with its
+own departments, enforcement teams and petitions office (the town is the
+level that runs grid governance); its grids share nothing across towns.
+A ``TownSpec`` lists the units; ``build_layout`` cuts each
 unit's population into grids and lays all residents on one line, unit after
 unit and grid after grid, so that a resident's index fixes their grid for any
 partition. Arrivals are generated on fixed blocks of that line (see
@@ -12,7 +15,7 @@ partition. Arrivals are generated on fixed blocks of that line (see
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +34,8 @@ class Layout:
         grid_area_km2: area of each grid.
         grid_difficulty: handling-time multiplier of each grid.
         grid_end: cumulative population (exclusive end resident index).
+        unit_town: administrative town of each unit.
+        town_seat_km: position of each town's seat, shape (towns, 2).
     """
 
     unit_names: tuple[str, ...]
@@ -40,6 +45,24 @@ class Layout:
     grid_area_km2: np.ndarray
     grid_difficulty: np.ndarray
     grid_end: np.ndarray
+    unit_town: np.ndarray
+    town_seat_km: np.ndarray
+
+    @property
+    def n_towns(self) -> int:
+        return int(self.town_seat_km.shape[0])
+
+    @property
+    def grid_town(self) -> np.ndarray:
+        """Town index of each grid."""
+        return self.unit_town[self.grid_unit]
+
+    def units_of_town(self, town: int) -> np.ndarray:
+        return np.flatnonzero(self.unit_town == town)
+
+    def town_label(self, town: int) -> str:
+        """Prefix for the names of a town's pools ('' in a one-town area)."""
+        return f"town{town:03d}/" if self.n_towns > 1 else ""
 
     @property
     def n_grids(self) -> int:
@@ -93,6 +116,8 @@ def build_layout(town: TownSpec) -> Layout:
         grid_area_km2=np.asarray(grid_area, dtype=float),
         grid_difficulty=np.asarray(grid_diff, dtype=float),
         grid_end=np.cumsum(pop_arr),
+        unit_town=np.asarray([u.town for u in town.units], dtype=np.int64),
+        town_seat_km=np.asarray(town.seats_km, dtype=float).reshape(-1, 2),
     )
 
 
@@ -125,15 +150,44 @@ def synthetic_units(
     return tuple(units)
 
 
-def cover_units(layout: Layout, k: int) -> list[int]:
-    """Choose ``k`` units to station teams in, spread over the town.
+def synthetic_city(
+    population: int, unit_population: int, area_km2: float, people_per_town: int | None
+) -> tuple[tuple[UnitSpec, ...], tuple[tuple[float, float], ...]]:
+    """Units and town seats of a synthetic area: equal towns on a square lattice,
+    each cut into equal villages by ``synthetic_units``.
+
+    The number of towns is ``population / people_per_town`` rounded (at least
+    one; ``None`` = one town). A one-town area is exactly ``synthetic_units``
+    with its seat at the origin.
+    """
+    n_towns = 1 if people_per_town is None else max(1, int(round(population / people_per_town)))
+    side = math.sqrt(area_km2)
+    k = math.ceil(math.sqrt(n_towns))
+    cell = side / k
+    units: list[UnitSpec] = []
+    seats: list[tuple[float, float]] = []
+    for t, pop in enumerate(split_evenly(population, n_towns)):
+        row, col = divmod(t, k)
+        cx, cy = (col + 0.5) * cell - side / 2.0, (row + 0.5) * cell - side / 2.0
+        seats.append((cx, cy))
+        for u in synthetic_units(pop, unit_population, area_km2 / n_towns):
+            name = u.name if n_towns == 1 else f"town{t:03d}_{u.name}"
+            units.append(replace(u, name=name, x_km=u.x_km + cx, y_km=u.y_km + cy, town=t))
+    return tuple(units), tuple(seats)
+
+
+def cover_units(layout: Layout, k: int, town: int = 0) -> list[int]:
+    """Choose ``k`` units of a town to station teams in, spread over the town.
 
     Greedy farthest-point (k-centre) selection starting from the unit nearest
     the town seat: a standard 2-approximation of the best coverage radius.
+    Returns indices into ``layout.unit_xy_km``.
     """
-    xy = layout.unit_xy_km
+    ids = layout.units_of_town(town)
+    xy = layout.unit_xy_km[ids]
     n = xy.shape[0]
-    first = int(np.argmin(np.hypot(xy[:, 0], xy[:, 1])))
+    seat = layout.town_seat_km[town]
+    first = int(np.argmin(np.hypot(*(xy - seat).T)))
     chosen = [first]
     dist = np.hypot(*(xy - xy[first]).T)
     while len(chosen) < k:
@@ -143,4 +197,4 @@ def cover_units(layout: Layout, k: int) -> list[int]:
         nxt = int(np.argmax(dist))
         chosen.append(nxt)
         dist = np.minimum(dist, np.hypot(*(xy - xy[nxt]).T))
-    return chosen
+    return ids[chosen].tolist()

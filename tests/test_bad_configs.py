@@ -78,6 +78,8 @@ BAD_OVERRIDES: list[tuple[str, list[str], str, str]] = [
     ("non-boolean flag", ["enforcement.return_to_base=maybe"], "enforcement.return_to_base", "maybe"),
     ("zero people per grid", ["town.people_per_grid=0"], "town.people_per_grid", "0"),
     ("empty synthetic town", ["town=synthetic", "town.population=0"], "town.population", "0"),
+    ("zero people per town", ["town=synthetic", "town.people_per_town=0"], "town.people_per_town", "0"),
+    ("fractional people per town", ["town=synthetic", "town.people_per_town=0.5"], "town.people_per_town", "0.5"),
     ("negative unit population", ["town.units.village_1.population=-5"], "town.units.village_1.population", "-5"),
     ("unknown unit kind", ["town.units.community_1.kind=city"], "town.units.community_1.kind", "city"),
     ("zero grids in a unit", ["+town.units.community_1.grids=0"], "town.units.community_1.grids", "0"),

@@ -133,8 +133,8 @@ def test_cli_run_writes_the_run_folder(tmp_path):
 
 
 def test_parquet_events_hold_the_same_rows_as_csv(tmp_path):
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("pyarrow")
+    import pandas as pd
+
     scenario = load_scenario(["horizon_days=10", "warmup_days=1", "replications=2"])
     run(scenario, tmp_path / "p", options=OutputOptions(progress=False, plot=False, events_format="parquet"))
     run(scenario, tmp_path / "c", options=OutputOptions(progress=False, plot=False))

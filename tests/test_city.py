@@ -1,0 +1,76 @@
+"""A city is several towns, each with its own departments, teams and petitions office."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import invariants
+from sim.compose import load_scenario
+from sim.model import run_replication
+from sim.town import build_layout, synthetic_city, synthetic_units
+
+
+def test_a_one_town_area_is_the_plain_synthetic_town():
+    """people_per_town >= population (or null) changes nothing: same units, same places."""
+    plain = synthetic_units(67_000, 6_000, 120.0)
+    for per_town in (None, 67_000, 100_000):
+        units, seats = synthetic_city(67_000, 6_000, 120.0, per_town)
+        assert units == plain and seats == ((0.0, 0.0),)
+
+
+def test_towns_split_the_population_and_keep_their_villages_inside():
+    units, seats = synthetic_city(400_000, 6_000, 400.0, 100_000)
+    assert len(seats) == 4
+    pops = [sum(u.population for u in units if u.town == t) for t in range(4)]
+    assert pops == [100_000] * 4
+    side = 20.0 / 2  # 4 towns on a 2 x 2 lattice of 10 km cells
+    for u in units:
+        sx, sy = seats[u.town]
+        assert abs(u.x_km - sx) < side / 2 and abs(u.y_km - sy) < side / 2, u
+    assert len({u.name for u in units}) == len(units)
+
+
+def _city(extra: list[str]):
+    scenario = load_scenario(["town=synthetic", "town.population=24000", "town.people_per_town=8000",
+                              "town.unit_population=4000", "horizon_days=60", "warmup_days=5", *extra])
+    layout = build_layout(scenario.town)
+    return scenario, layout, run_replication(scenario, layout, 0)
+
+
+def test_every_town_has_its_own_offices_and_teams():
+    scenario, layout, rec = _city([])
+    assert layout.n_towns == 3 and scenario.town.n_towns == 3
+    depts = [name for kind, name in zip(rec.pool_kind, rec.pool_name) if kind == "department"]
+    assert len(depts) == 3 * len(scenario.departments) == len(set(depts))
+    teams = rec.pool_servers[np.asarray(rec.pool_kind) == "enforcement"]
+    assert teams.tolist() == [scenario.enforcement.teams] * 3
+    assert (np.asarray(rec.pool_kind) == "petitions").sum() == 3
+    np.testing.assert_array_equal(rec.town, layout.grid_town[rec.grid])
+
+
+@pytest.mark.parametrize("base", ["town", "units"])
+def test_a_town_never_borrows_another_towns_desks(base):
+    """One desk per department and one team per town, under load: if a matter
+    could reach another town's desk or team, some town would have two of its
+    matters in service at once, and the per-town capacity invariant fails."""
+    scenario, layout, rec = _city(["arrivals.per_1000_people_day=6", f"enforcement.base={base}",
+                                   "enforcement.teams=1", "arrivals.complexity.urgent=0.1",
+                                   "arrivals.complexity.simple=0.7",
+                                   *[f"departments.{d.name}.staff=1" for d in load_scenario([]).departments]])
+    invariants.check(rec, scenario, replication=0)
+    for town in range(3):  # every town's offices did work
+        busy = [b for n, b in zip(rec.pool_name, rec.pool_busy_h) if n.startswith(f"town{town:03d}/")]
+        assert len(busy) > 0 and all(b > 0 for b in busy)
+
+
+def test_capacity_invariant_is_per_town():
+    """The per-town check catches a matter served by another town's desk."""
+    scenario, layout, rec = _city(["arrivals.per_1000_people_day=6",
+                                   *[f"departments.{d.name}.staff=1" for d in load_scenario([]).departments]])
+    moved = rec.town.copy()
+    dept = np.flatnonzero((rec.resolver == 1) & (rec.town == 1))
+    moved[dept] = 0  # pretend town 1's department matters were served in town 0
+    from dataclasses import replace
+    with pytest.raises(invariants.InvariantError):
+        invariants.check(replace(rec, town=moved), scenario, replication=0)
