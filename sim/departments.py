@@ -18,15 +18,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
 
 
-def build_pools(model: "Model") -> tuple[list[Pool], list[list[Pool]]]:
-    """Build one pool per department of each town; return them and, per town,
-    the pool of each category."""
+def build_pools(model: "Model") -> tuple[list[Pool], dict[int, list[Pool]]]:
+    """Build one pool per department of each simulated town; return them and,
+    per town, the pool of each category."""
     scenario = model.scenario
     layout = model.layout
     names = [c for c, _ in scenario.arrivals.categories]
     pools: list[Pool] = []
-    by_town: list[list[Pool]] = []
-    for town in range(layout.n_towns):
+    by_town: dict[int, list[Pool]] = {}
+    for town in model.towns:
         by_category: list[Pool] = [None] * len(names)  # type: ignore[list-item]
         for dept in scenario.departments:
             pool = Pool(model, "department", layout.town_label(town) + dept.name, [None] * dept.staff,
@@ -34,13 +34,13 @@ def build_pools(model: "Model") -> tuple[list[Pool], list[list[Pool]]]:
             pools.append(pool)
             for cat in dept.categories:
                 by_category[names.index(cat)] = pool
-        by_town.append(by_category)
+        by_town[town] = by_category
     return pools, by_town
 
 
-def build_petitions_offices(model: "Model") -> list[Pool]:
-    """The office of each town that handles matters turned into petitions."""
+def build_petitions_offices(model: "Model") -> dict[int, Pool]:
+    """The office of each simulated town that handles matters turned into petitions."""
     scenario = model.scenario
     layout = model.layout
-    return [Pool(model, "petitions", layout.town_label(t) + "petitions", [None] * scenario.petitions.staff,
-                 calendar=scenario.calendars.departments) for t in range(layout.n_towns)]
+    return {t: Pool(model, "petitions", layout.town_label(t) + "petitions", [None] * scenario.petitions.staff,
+                    calendar=scenario.calendars.departments) for t in model.towns}

@@ -24,9 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
 
 
-def build_pools(model: "Model") -> list[Pool]:
-    """Build each town's pool of teams with their bases and travel times."""
-    return [_town_pool(model, t) for t in range(model.layout.n_towns)]
+def build_pools(model: "Model") -> dict[int, Pool]:
+    """Build each simulated town's pool of teams with their bases and travel times."""
+    return {t: _town_pool(model, t) for t in model.towns}
 
 
 def _town_pool(model: "Model", town: int) -> Pool:

@@ -22,6 +22,10 @@ the grid's head and the petitions office resolved it; ``escalated``: a simple
 matter moved from its grid worker to a department; ``open``: not resolved by
 the horizon). The first four are also the resolver codes."""
 
+MATTER_COLUMNS = ("grid", "unit", "town", "category", "complexity", "resolver", "escalated", "supervised",
+                  "discovered", "satisfied")
+"""Per-matter attributes besides the times."""
+
 TIME_COLUMNS = (
     "t_report",
     "t_start",
@@ -76,6 +80,40 @@ class Records:
 
     def __len__(self) -> int:
         return int(self.grid.size)
+
+    @classmethod
+    def merge(cls, parts: list[tuple[np.ndarray, "Records"]], n: int) -> "Records":
+        """The records of a city from those of its towns.
+
+        ``parts`` pairs each town's records with the city-wide ids of its
+        matters; every matter is in exactly one part. Per-matter columns are
+        put back in city order, pools are listed town after town, worker hours
+        per grid are added up and replacements are listed in time order.
+        """
+        first = parts[0][1]
+
+        def scatter(get) -> np.ndarray:
+            out = np.empty(n, dtype=get(first).dtype)
+            for ids, rec in parts:
+                out[ids] = get(rec)
+            return out
+
+        replaced_at = np.concatenate([rec.replacement_times for _, rec in parts])
+        order = np.argsort(replaced_at, kind="stable")
+        return cls(
+            **{name: scatter(lambda r, name=name: getattr(r, name)) for name in MATTER_COLUMNS},
+            times={name: scatter(lambda r, name=name: r.times[name]) for name in first.times},
+            pool_kind=sum((rec.pool_kind for _, rec in parts), ()),
+            pool_name=sum((rec.pool_name for _, rec in parts), ()),
+            pool_servers=np.concatenate([rec.pool_servers for _, rec in parts]),
+            pool_busy_h=np.concatenate([rec.pool_busy_h for _, rec in parts]),
+            pool_duty_h=np.concatenate([rec.pool_duty_h for _, rec in parts]),
+            grid_work_h=np.sum([rec.grid_work_h for _, rec in parts], axis=0),
+            replacement_times=replaced_at[order],
+            replacement_grids=np.concatenate([rec.replacement_grids for _, rec in parts])[order],
+            warmup_h=first.warmup_h,
+            horizon_h=first.horizon_h,
+        )
 
     def __getattr__(self, name: str) -> np.ndarray:
         times = self.__dict__.get("times")

@@ -125,7 +125,7 @@ class NeighbourBackup(Tiered):
         if model.scenario.staffing.pooling != "grid":
             return
         layout = model.layout
-        for unit in range(layout.n_units):
+        for unit in model.units:
             grids = layout.grids_of_unit(unit).tolist()
             k = len(grids)
             for i, g in enumerate(grids):

@@ -184,16 +184,18 @@ class Progress:
         self.rep = r
         self.rep_t0 = time.perf_counter()
 
-    def update(self, now_h: float, matters: int) -> None:
-        """Called by the model every simulated week."""
+    def update(self, now_h: float, matters: int, part: tuple[int, int] | None = None) -> None:
+        """Called by the model every simulated week (``part``: town and towns of a city)."""
         if not self.enabled:
             return
         wall = time.perf_counter() - self.rep_t0
-        done = (self.rep + now_h / 24.0 / self.horizon_days) / self.replications
+        town, towns = part if part is not None else (0, 1)
+        done = (self.rep + (town + now_h / 24.0 / self.horizon_days) / towns) / self.replications
         total_wall = time.perf_counter() - self.t0
         left = total_wall / done - total_wall if done > 0 else float("nan")
         rate = matters / wall if wall > 0 else 0.0
-        print(f"\rreplication {self.rep + 1}/{self.replications}: day {now_h / 24.0:,.0f} of "
+        where = f"town {town + 1}/{towns}, " if part is not None else ""
+        print(f"\rreplication {self.rep + 1}/{self.replications}: {where}day {now_h / 24.0:,.0f} of "
               f"{self.horizon_days:,.0f}, {rate:,.0f} matters/s, about {left:,.0f} s left   ",
               end="", file=sys.stderr, flush=True)
 

@@ -50,14 +50,20 @@ class Tick:
 
     SimPy 4's ``Environment.step`` only reads ``callbacks`` and ``_ok`` of an
     event; the model also reads ``Environment._now`` instead of the ``now``
-    property on the hot path. Both are SimPy 4 internals, hence the
+    property, and pushes onto ``Environment._queue`` with the environment's
+    own event counter ``_eid`` (what ``Environment.schedule`` does, without
+    the method call) on the hot path. These are SimPy 4 internals, hence the
     ``simpy<5`` pin in pyproject.toml.
+
+    A Tick can be scheduled again once it has been processed (the loop sets
+    its ``callbacks`` to None): each server owns one, since a server never has
+    more than one pending event (a task's end, or a resume).
     """
 
     __slots__ = ("callbacks", "_ok")
 
-    def __init__(self, callback) -> None:
-        self.callbacks = [callback]
+    def __init__(self, callback=None) -> None:
+        self.callbacks = [callback] if callback is not None else None
         self._ok = True
 
 
@@ -72,7 +78,7 @@ class Server:
     """
 
     __slots__ = ("pool", "index", "home", "busy_h", "duty_done", "idle_since",
-                 "vacant_until", "learning_until", "mid", "step", "back_h", "_finish", "_resume")
+                 "vacant_until", "learning_until", "mid", "step", "back_h", "tick", "finish_cbs", "resume_cbs")
 
     def __init__(self, pool: "Pool", index: int, home: object = None) -> None:
         self.pool = pool
@@ -86,8 +92,11 @@ class Server:
         self.mid = -1
         self.step = -1
         self.back_h = 0.0
-        self._finish = lambda _ev: pool._finish(self)  # bound once, reused for every task
-        self._resume = lambda _ev: pool._next(self)
+        # The server's one event and its two callback lists, built once and
+        # reused for every task (the loop never changes a callback list).
+        self.tick = Tick()
+        self.finish_cbs = [lambda _ev: pool._finish(self)]
+        self.resume_cbs = [lambda _ev: pool._next(self)]
 
 
 class Pool:
@@ -145,15 +154,20 @@ class Pool:
         self.duty_h = 0.0
         self._is_worker = kind == "worker"
         self._plain = travel_h is None and calendar is None and duty_share == 0.0
+        self._queue = model.env._queue
+        self._eid = model.env._eid
         for server in self.servers:
-            self._at(0.0, server._resume)
+            self._resume_in(server, 0.0)
 
     @property
     def size(self) -> int:
         return len(self.servers)
 
-    def _at(self, delay: float, callback) -> None:
-        self.env.schedule(Tick(callback), 1, delay)  # type: ignore[arg-type]  # 1 = NORMAL priority
+    def _resume_in(self, server: Server, delay: float) -> None:
+        """Wake ``server`` after ``delay`` hours to look for work (its one pending event)."""
+        tick = server.tick
+        tick.callbacks = server.resume_cbs
+        heappush(self._queue, (self.env._now + delay, 1, next(self._eid), tick))  # 1 = NORMAL priority
 
     def on_shift(self) -> bool:
         cal = self.calendar
@@ -329,7 +343,7 @@ class Pool:
         """Take an idle server off duty (a vacancy starts): it re-checks its state now."""
         if server in self.idle:
             self.idle.remove(server)
-            self._at(0.0, server._resume)
+            self._resume_in(server, 0.0)
 
     # -- server state machine ------------------------------------------------
     def _next(self, server: Server) -> None:
@@ -337,11 +351,11 @@ class Pool:
         now = self.env._now
         if not self._plain or server.vacant_until > now:
             if server.vacant_until > now:
-                self._at(server.vacant_until - now, server._resume)
+                self._resume_in(server, server.vacant_until - now)
                 return
             cal = self.calendar
             if cal is not None and not cal.is_on(now):
-                self._at(cal.next_on(now) - now, server._resume)
+                self._resume_in(server, cal.next_on(now) - now)
                 return
             if self.duty_share > 0.0:
                 owed = self.duty_share * (cal.on_hours(now) if cal is not None else now) - server.duty_done
@@ -349,7 +363,7 @@ class Pool:
                     block = self.duty_block_h
                     server.duty_done += block
                     self.duty_h += self.model.window_overlap(now, block)
-                    self._at(block, server._resume)
+                    self._resume_in(server, block)
                     return
         task = self._pull() if self.neighbours else self._next_task()
         if task is None:
@@ -378,7 +392,9 @@ class Pool:
         server.mid = mid
         server.step = step
         server.back_h = back_h
-        env.schedule(Tick(server._finish), 1, out_h + work)  # type: ignore[arg-type]
+        tick = server.tick
+        tick.callbacks = server.finish_cbs
+        heappush(self._queue, (now + (out_h + work), 1, next(self._eid), tick))  # as env.schedule(tick, NORMAL, ...)
 
     def _finish(self, server: Server) -> None:
         mid, step = server.mid, server.step
@@ -386,7 +402,7 @@ class Pool:
         self.model.done(self, server, mid, step)
         if server.back_h > 0.0:  # drive back to base before taking more work
             back, server.back_h = server.back_h, 0.0
-            self._at(back, server._resume)
+            self._resume_in(server, back)
         else:
             self._next(server)
 

@@ -59,17 +59,17 @@ def build_pools(model: "Model") -> tuple[list[Pool], list[Pool]]:
     options = dict(travel_h=_travel_fn(model), calendar=scenario.calendars.workers,
                    duty_share=scenario.duties.share, duty_block_h=scenario.duties.block_h)
     pools: list[Pool] = []
-    grid_pool: list[Pool] = [None] * layout.n_grids  # type: ignore[list-item]
+    grid_pool: list[Pool] = [None] * layout.n_grids  # type: ignore[list-item]  # None: a town not simulated
     if staffing.pooling == "grid":
-        for g in range(layout.n_grids):
+        for g in model.grids:
             pool = Pool(model, "worker", f"grid{g}", [g] * per_grid, **options)
             pools.append(pool)
             grid_pool[g] = pool
     elif staffing.pooling == "unit":
-        for u, name in enumerate(layout.unit_names):
+        for u in model.units:
             grids = layout.grids_of_unit(u).tolist()
             homes = [g for g in grids for _ in range(per_grid)]
-            pool = Pool(model, "worker", name, homes, **options)
+            pool = Pool(model, "worker", layout.unit_names[u], homes, **options)
             pools.append(pool)
             for g in grids:
                 grid_pool[g] = pool
