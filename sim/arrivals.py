@@ -115,8 +115,13 @@ class _Births:
         )
 
 
-def _resident_reports(scenario: Scenario, layout: Layout, replication: int, births: _Births):
-    """Matters reported by residents, block by block (thinned if the rate varies)."""
+def _resident_reports(scenario: Scenario, layout: Layout, replication: int, births: _Births,
+                      grids: np.ndarray | None):
+    """Matters reported by residents, block by block (thinned if the rate varies).
+
+    With ``grids`` (sorted grid ids), only the blocks holding their residents
+    are drawn, and only those residents' matters are kept.
+    """
     spec = scenario.arrivals
     horizon = scenario.run.horizon_h
     seed = scenario.run.seed
@@ -125,9 +130,15 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
     profile = spec.profile
     bound = 1.0 if profile.is_flat else (profile.thinning_bound or profile.max_multiplier())
     rate_per_person_h = spec.per_1000_people_day / 1000.0 / 24.0 * bound
-    for start in range(0, people.size, _BLOCKS_PER_CHUNK):
+    if grids is None:
+        blocks = np.arange(people.size)
+    else:
+        ends = layout.grid_end[grids]
+        starts = ends - layout.grid_population[grids]
+        blocks = np.unique(np.concatenate([np.arange(a // bsize, -(-b // bsize)) for a, b in zip(starts, ends)]))
+    for start in range(0, blocks.size, _BLOCKS_PER_CHUNK):
         times, u_rows, residents = [], [], []
-        for b in range(start, min(start + _BLOCKS_PER_CHUNK, people.size)):
+        for b in blocks[start:start + _BLOCKS_PER_CHUNK].tolist():
             rng = streams.stream(seed, replication, streams.ARRIVALS, b)
             n = rng.poisson(rate_per_person_h * people[b] * horizon)
             if n == 0:
@@ -144,10 +155,15 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
         if not profile.is_flat:  # Lewis-Shedler thinning: keep with probability rate(t) / bound
             keep = u[:, U_THIN] * bound < rate_multiplier(profile, t)
             t, u, resident = t[keep], u[keep], resident[keep]
-        yield births(t, u, layout.grid_of_resident(resident), False)
+        grid = layout.grid_of_resident(resident)
+        if grids is not None:  # a block may straddle the edge of the grids asked for
+            keep = np.isin(grid, grids)
+            t, u, grid = t[keep], u[keep], grid[keep]
+        yield births(t, u, grid, False)
 
 
-def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births: _Births):
+def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births: _Births,
+                   grids: np.ndarray | None):
     """Matters found by workers on duty: per grid, at a rate per expected duty hour.
 
     A grid's workers spend ``duties.share`` of their on-shift time on duties,
@@ -160,7 +176,7 @@ def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births:
     horizon = scenario.run.horizon_h
     cal = scenario.calendars.workers
     per_grid = rate * scenario.staffing.workers_per_grid
-    for g in range(layout.n_grids):
+    for g in (range(layout.n_grids) if grids is None else grids.tolist()):
         rng = streams.stream(scenario.run.seed, replication, streams.DISCOVERY, g)
         n = rng.poisson(per_grid * horizon)
         if n == 0:
@@ -173,11 +189,18 @@ def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births:
         yield births(t, u, np.full(t.size, g), True)
 
 
-def generate(scenario: Scenario, layout: Layout, replication: int) -> Arrivals:
-    """Draw every matter of one replication: resident reports and finds on duty."""
+def generate(scenario: Scenario, layout: Layout, replication: int,
+             towns: tuple[int, ...] | None = None) -> Arrivals:
+    """Draw every matter of one replication: resident reports and finds on duty.
+
+    With ``towns``, only the matters of those towns' grids: exactly the
+    matters of the whole area that fall in them (every stream is keyed by
+    its block of residents or its grid, never by what else is drawn).
+    """
     births = _Births(scenario)
-    parts = [*_resident_reports(scenario, layout, replication, births),
-             *_found_on_duty(scenario, layout, replication, births)]
+    grids = None if towns is None else np.flatnonzero(np.isin(layout.grid_town, towns))
+    parts = [*_resident_reports(scenario, layout, replication, births, grids),
+             *_found_on_duty(scenario, layout, replication, births, grids)]
     if not parts:
         return Arrivals(
             np.empty(0), np.empty(0, np.int32), np.empty(0, np.int8), np.empty(0, np.int8),

@@ -340,7 +340,8 @@ class _Checker:
         res_in, hs, hd = self.col("t_res_in"), self.col("t_handle_start"), self.col("t_handled")
         urgent = (r.complexity == _CX_URGENT) & ~np.isnan(res_in) & ~self.petitioned
         n_towns = self.scenario.town.n_towns
-        for town in range(n_towns):  # every town has its own offices and teams
+        towns = np.unique(r.town).tolist() if n_towns > 1 else [0]  # the towns these records hold
+        for town in towns:  # every town has its own offices and teams
             here = r.town == town if n_towns > 1 else np.ones(len(r), dtype=bool)
             prefix = f"town {town} " if n_towns > 1 else ""
             for dept in self.scenario.departments:

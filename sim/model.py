@@ -24,10 +24,10 @@ from heapq import heappop
 import numpy as np
 import simpy
 
-from . import assessment, departments, enforcement, workers
+from . import assessment, departments, enforcement, invariants, workers
 from .arrivals import EXTRA_COLUMNS, U_PATIENCE, U_SATISFACTION, Arrivals, generate
 from .distributions import Duration
-from .records import Records
+from .records import CityRecords, Records
 from .routing import DEPARTMENT, FEEDBACK, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, make_policy
 from .scenario import COMPLEXITIES, STEPS, Scenario
 from .service import Pool, Server, Tick
@@ -291,6 +291,15 @@ class Model:
         self._run_until(self.horizon_h)
         return Records.from_model(self)
 
+    def release(self) -> None:
+        """Drop the model's references to its pools and per-matter inputs.
+
+        Servers and pools refer to each other, so a finished model is freed
+        only by Python's cycle collector; at city scale, where a model per
+        town is built in turn, that would keep dead towns' arrays alive.
+        """
+        self.__dict__.clear()
+
     def _run_until(self, until: float) -> None:
         """``env.run(until=until)``, with SimPy 4's ``Environment.step`` inlined.
 
@@ -322,33 +331,44 @@ def _fire(callback, args, _event) -> None:
     callback(*args)
 
 
-def run_replication(scenario: Scenario, layout: Layout, replication: int, on_progress=None) -> Records:
+def run_replication(scenario: Scenario, layout: Layout, replication: int, on_progress=None,
+                    check: bool = True) -> Records:
     """Generate the arrivals of replication ``replication`` and simulate it.
 
     A city is simulated one town at a time: towns share no servers, queues or
     timers, so each town's matters meet exactly the same events as in one
-    simulation of the whole city, and the records are merged. Small event and
-    timer heaps keep the cost per matter of a city that of a town.
+    simulation of the whole city (a test compares the two), and the records
+    are merged. Small event and timer heaps keep the cost per matter of a
+    city that of a town, and only one town's arrivals and model are in memory
+    at a time.
 
     ``on_progress(now_h, matters_reported, part)`` is called every simulated
     week; ``part`` is ``(town, towns)`` for a city, ``None`` for one town.
+    With ``check`` (the default) the invariants of ``sim.invariants`` are
+    checked on each town's records: a violation raises ``InvariantError``.
     """
-    arrivals = generate(scenario, layout, replication)
     if layout.n_towns == 1:
         report = None if on_progress is None else partial(_progress_of_part, on_progress, None, 0)
-        return Model(scenario, layout, arrivals, on_progress=report).run()
-    town = layout.grid_town[arrivals.grid]
-    order = np.argsort(town, kind="stable")  # each town's matters stay in report order
-    bounds = np.searchsorted(town[order], np.arange(layout.n_towns + 1))
-    parts, reported = [], 0
+        rec = Model(scenario, layout, generate(scenario, layout, replication), on_progress=report).run()
+        if check:
+            invariants.check(rec, scenario, replication=replication)
+        return rec
+    city = CityRecords()
+    reported = 0
     for t in range(layout.n_towns):
-        ids = order[bounds[t]:bounds[t + 1]]
         report = None if on_progress is None else partial(_progress_of_part, on_progress, (t, layout.n_towns),
                                                             reported)
-        rec = Model(scenario, layout, arrivals.subset(ids), on_progress=report, towns=(t,)).run()
-        parts.append((ids, rec))
-        reported += ids.size
-    return Records.merge(parts, len(arrivals))
+        arrivals = generate(scenario, layout, replication, towns=(t,))
+        reported += len(arrivals)
+        model = Model(scenario, layout, arrivals, on_progress=report, towns=(t,))
+        del arrivals
+        rec = model.run()
+        model.release()  # the records keep only their columns; the rest goes now, not at the next GC cycle
+        if check:
+            invariants.check(rec, scenario, replication=replication)
+        city.add(rec)
+        del rec
+    return city.records()
 
 
 def _progress_of_part(on_progress, part, before: int, now_h: float, matters: int) -> None:

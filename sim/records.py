@@ -7,6 +7,7 @@ of the run; NaN means "did not happen before the horizon".
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -81,40 +82,6 @@ class Records:
     def __len__(self) -> int:
         return int(self.grid.size)
 
-    @classmethod
-    def merge(cls, parts: list[tuple[np.ndarray, "Records"]], n: int) -> "Records":
-        """The records of a city from those of its towns.
-
-        ``parts`` pairs each town's records with the city-wide ids of its
-        matters; every matter is in exactly one part. Per-matter columns are
-        put back in city order, pools are listed town after town, worker hours
-        per grid are added up and replacements are listed in time order.
-        """
-        first = parts[0][1]
-
-        def scatter(get) -> np.ndarray:
-            out = np.empty(n, dtype=get(first).dtype)
-            for ids, rec in parts:
-                out[ids] = get(rec)
-            return out
-
-        replaced_at = np.concatenate([rec.replacement_times for _, rec in parts])
-        order = np.argsort(replaced_at, kind="stable")
-        return cls(
-            **{name: scatter(lambda r, name=name: getattr(r, name)) for name in MATTER_COLUMNS},
-            times={name: scatter(lambda r, name=name: r.times[name]) for name in first.times},
-            pool_kind=sum((rec.pool_kind for _, rec in parts), ()),
-            pool_name=sum((rec.pool_name for _, rec in parts), ()),
-            pool_servers=np.concatenate([rec.pool_servers for _, rec in parts]),
-            pool_busy_h=np.concatenate([rec.pool_busy_h for _, rec in parts]),
-            pool_duty_h=np.concatenate([rec.pool_duty_h for _, rec in parts]),
-            grid_work_h=np.sum([rec.grid_work_h for _, rec in parts], axis=0),
-            replacement_times=replaced_at[order],
-            replacement_grids=np.concatenate([rec.replacement_grids for _, rec in parts])[order],
-            warmup_h=first.warmup_h,
-            horizon_h=first.horizon_h,
-        )
-
     def __getattr__(self, name: str) -> np.ndarray:
         times = self.__dict__.get("times")
         if times is not None and name in times:
@@ -173,4 +140,71 @@ class Records:
             warmup_h=model.warmup_h,
             horizon_h=model.horizon_h,
         )
+
+
+class CityRecords:
+    """Collects the records of a city's towns, one town at a time, and merges them.
+
+    Each town's per-matter columns are appended to one growing buffer per
+    column as soon as the town is done (the town's own arrays are then freed
+    and their memory reused by the next town); ``records`` puts the matters
+    in report-time order (ties: town order), as the matters of the whole city
+    are numbered, one column at a time. Peak memory stays near one copy of
+    the city's columns. Pools are listed town after town, worker hours per
+    grid are added up and replacements are listed in time order.
+    """
+
+    def __init__(self) -> None:
+        self._columns: dict[str, array] = {}
+        self._dtypes: dict[str, np.dtype] = {}
+        self._pools: dict[str, list] = {name: [] for name in _POOL_FIELDS}
+        self._window: tuple[float, float] | None = None
+
+    def add(self, rec: Records) -> None:
+        """Append one town's records."""
+        cols = {**{name: getattr(rec, name) for name in MATTER_COLUMNS}, **rec.times}
+        for name, col in cols.items():
+            if name not in self._columns:
+                self._dtypes[name] = col.dtype
+                self._columns[name] = array("b")  # raw bytes; the dtype is kept beside
+            self._columns[name].frombytes(np.ascontiguousarray(col).tobytes())
+        for name in _POOL_FIELDS:
+            self._pools[name].append(getattr(rec, name))
+        self._window = (rec.warmup_h, rec.horizon_h)
+
+    def records(self) -> Records:
+        """The merged records (the collector is emptied)."""
+        assert self._window is not None, "no town added"
+        cols = self._columns
+
+        def column(name: str) -> np.ndarray:
+            raw = cols.pop(name)
+            out = np.frombuffer(raw, dtype=self._dtypes[name])[order]
+            del raw  # the town-major buffer goes as soon as its column is merged
+            return out
+
+        order = np.argsort(np.frombuffer(cols["t_report"], dtype=np.float64), kind="stable")
+        matter = {name: column(name) for name in MATTER_COLUMNS}
+        times = {name: column(name) for name in TIME_COLUMNS}
+        pools = self._pools
+        replaced_at = np.concatenate(pools["replacement_times"])
+        by_time = np.argsort(replaced_at, kind="stable")
+        return Records(
+            **matter,
+            times=times,
+            pool_kind=sum(pools["pool_kind"], ()),
+            pool_name=sum(pools["pool_name"], ()),
+            pool_servers=np.concatenate(pools["pool_servers"]),
+            pool_busy_h=np.concatenate(pools["pool_busy_h"]),
+            pool_duty_h=np.concatenate(pools["pool_duty_h"]),
+            grid_work_h=np.sum(pools["grid_work_h"], axis=0),
+            replacement_times=replaced_at[by_time],
+            replacement_grids=np.concatenate(pools["replacement_grids"])[by_time].astype(np.int64),
+            warmup_h=self._window[0],
+            horizon_h=self._window[1],
+        )
+
+
+_POOL_FIELDS = ("pool_kind", "pool_name", "pool_servers", "pool_busy_h", "pool_duty_h",
+                "grid_work_h", "replacement_times", "replacement_grids")
 

@@ -245,14 +245,20 @@ def test_little_law_catches_a_negative_sojourn():
     assert err.value.invariant == "littles_law"
 
 
-def test_runner_raises_on_a_violation(monkeypatch, tmp_path):
-    scenario = load_scenario(["horizon_days=2", "warmup_days=0", "replications=1"])
+@pytest.mark.parametrize("town", [[], ["town=synthetic", "town.population=9000", "town.people_per_town=3000",
+                                        "town.unit_population=1500"]])
+def test_runner_raises_on_a_violation(monkeypatch, tmp_path, town):
+    """Whatever the model records is checked before anything is written (per town in a city)."""
+    from sim.model import Model
 
-    def corrupted(sc, layout, r):
-        rec = run_replication(sc, layout, r)
+    scenario = load_scenario(["horizon_days=2", "warmup_days=0", "replications=1", *town])
+    honest = Model.run
+
+    def corrupted(self):
+        rec = honest(self)
         return with_times(rec, t_start=lambda c: c.__setitem__(first(~np.isnan(c)), -1.0))
 
-    monkeypatch.setattr(runner, "run_replication", corrupted)
+    monkeypatch.setattr(Model, "run", corrupted)
     with pytest.raises(InvariantError):
         runner.run(scenario, tmp_path / "run")
     assert not (tmp_path / "run" / "summary.json").exists()
