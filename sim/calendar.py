@@ -91,3 +91,73 @@ class Calendar:
             if (d % 7) in self.days and s < horizon_h:
                 out.append(s)
         return out
+
+
+class ShiftClock:
+    """A calendar's state now, kept by events at its shift boundaries.
+
+    The model asks "on shift?" and "on-duty hours so far?" several times per
+    task; a clock answers from two attributes set when a shift starts or ends
+    instead of recomputing the calendar from the time. The boundary events
+    have SimPy's URGENT priority, so at a boundary the clock turns before any
+    other event of that instant runs: exactly ``Calendar.is_on`` at the
+    boundary times. The model's other events at shift starts (bells, resumes)
+    are scheduled at ``next_start``, the same float as the boundary, so on
+    shift is a state, never a comparison of two roundings of the same time.
+
+    Attributes:
+        on: whether servers keeping this calendar are on shift now.
+        next_start: time of the next shift start (inf: none before the horizon).
+    """
+
+    __slots__ = ("calendar", "on", "next_start", "_base", "_day24", "_start_h", "_shift_h",
+                 "_env", "_bounds", "_i", "_tick")
+
+    def __init__(self, calendar: Calendar, env, horizon_h: float) -> None:
+        from .service import Tick
+
+        self.calendar = calendar
+        self._env = env
+        self._start_h = calendar.start_h
+        self._shift_h = calendar.end_h - calendar.start_h
+        # (time, on) for every boundary in (0, horizon]. A shift ending where
+        # the next begins (24-hour shifts) turns off and on again in the same
+        # instant, before any other event: the new day's hours count from there.
+        bounds: list[tuple[float, bool]] = []
+        for d in range(int(math.ceil(horizon_h / 24.0)) + 1):
+            if d % 7 in calendar.days:  # the same floats as shift_starts and is_on
+                bounds += [(24.0 * d + calendar.start_h, True), (24.0 * d + calendar.end_h, False)]
+        self._bounds = [b for b in bounds if 0.0 < b[0] <= horizon_h]
+        self._i = 0
+        self._tick = Tick(self._turn)
+        self.on = calendar.is_on(0.0)
+        if self.on:
+            self._set_day(0.0)
+        self._advance()
+
+    def _set_day(self, t: float) -> None:
+        day = int(t // 24.0)
+        weeks, d = divmod(day, 7)
+        cal = self.calendar
+        self._base = weeks * cal._week + cal._before[d]
+        self._day24 = 24.0 * day
+
+    def _advance(self) -> None:
+        """Schedule the next boundary and find the next shift start."""
+        bounds, i = self._bounds, self._i
+        self.next_start = next((t for t, on in bounds[i:i + 2] if on), math.inf)
+        if i < len(bounds):
+            self._tick.callbacks = [self._turn]
+            self._env.schedule(self._tick, 0, bounds[i][0] - self._env._now)  # 0 = URGENT: before other events
+
+    def _turn(self, _event) -> None:
+        t, on = self._bounds[self._i]
+        self.on = on
+        if on:
+            self._set_day(t)
+        self._i += 1
+        self._advance()
+
+    def on_hours(self, now: float) -> float:
+        """``Calendar.on_hours(now)``, the same arithmetic, for ``now`` on shift."""
+        return self._base + min(max(now - self._day24 - self._start_h, 0.0), self._shift_h)

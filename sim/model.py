@@ -26,6 +26,7 @@ import simpy
 
 from . import assessment, departments, enforcement, invariants, workers
 from .arrivals import EXTRA_COLUMNS, U_PATIENCE, U_SATISFACTION, Arrivals, generate
+from .calendar import ShiftClock
 from .distributions import Duration
 from .records import CityRecords, Records
 from .routing import DEPARTMENT, FEEDBACK, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, make_policy
@@ -119,8 +120,13 @@ class Model:
             self._timer_set = bytearray(n)
             self._waiting_in = array("i", bytes(4 * n)) if n else array("i")  # pool index of a queued matter
             self._abandon_timers = TimerQueue(self.env, self._abandon, self._not_started)
+        clocks: dict[object, ShiftClock] = {}
         for i, pool in enumerate(self.pools):
             pool.index = i
+            if pool.calendar is not None:  # one clock per distinct calendar
+                if pool.calendar not in clocks:
+                    clocks[pool.calendar] = ShiftClock(pool.calendar, self.env, self.horizon_h)
+                pool.clock = clocks[pool.calendar]
         self._escalation_timers = TimerQueue(self.env, self._escalate, self._still_queued)
         # Whether a queued task needs on_queued at all (escalation or patience timers).
         self.queue_hooks = ((self.policy.escalate_after_h is not None and self.has_step[DEPARTMENT])

@@ -37,7 +37,7 @@ from collections import deque
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
-from .calendar import Calendar
+from .calendar import Calendar, ShiftClock
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -77,7 +77,7 @@ class Server:
         mid, step: the task in hand (``mid`` is -1 when there is none).
     """
 
-    __slots__ = ("pool", "index", "home", "busy_h", "duty_done", "idle_since",
+    __slots__ = ("pool", "index", "home", "busy_h", "duty_done", "idle_since", "idle_on_h",
                  "vacant_until", "learning_until", "mid", "step", "back_h", "tick", "finish_cbs", "resume_cbs")
 
     def __init__(self, pool: "Pool", index: int, home: object = None) -> None:
@@ -87,6 +87,7 @@ class Server:
         self.busy_h = 0.0
         self.duty_done = 0.0
         self.idle_since = 0.0
+        self.idle_on_h = 0.0  # on-duty hours of its calendar when it went idle
         self.vacant_until = 0.0
         self.learning_until = 0.0
         self.mid = -1
@@ -130,6 +131,7 @@ class Pool:
         self.name = name
         self.travel_h = travel_h
         self.calendar = calendar
+        self.clock: ShiftClock | None = None  # the calendar's state, set by the model
         self.duty_share = duty_share
         self.duty_block_h = duty_block_h
         self.neighbours: list[Pool] = []
@@ -170,8 +172,8 @@ class Pool:
         heappush(self._queue, (self.env._now + delay, 1, next(self._eid), tick))  # 1 = NORMAL priority
 
     def on_shift(self) -> bool:
-        cal = self.calendar
-        return cal is None or cal.is_on(self.env._now)
+        clock = self.clock
+        return clock is None or clock.on
 
     # -- queue ---------------------------------------------------------------
     def submit(self, mid: int, step: int, priority: int) -> None:
@@ -179,7 +181,7 @@ class Pool:
         if self.cover is not None:
             self.cover.submit(mid, step, priority)
             return
-        if self.idle and (self.calendar is None or self.calendar.is_on(self.env._now)):
+        if self.idle and (self.clock is None or self.clock.on):
             self._start(self._choose_idle(mid, step), mid, step)
             return
         for nb in self.neighbours:
@@ -353,12 +355,13 @@ class Pool:
             if server.vacant_until > now:
                 self._resume_in(server, server.vacant_until - now)
                 return
-            cal = self.calendar
-            if cal is not None and not cal.is_on(now):
-                self._resume_in(server, cal.next_on(now) - now)
+            clock = self.clock
+            if clock is not None and not clock.on:
+                if clock.next_start < math.inf:
+                    self._resume_in(server, clock.next_start - now)
                 return
             if self.duty_share > 0.0:
-                owed = self.duty_share * (cal.on_hours(now) if cal is not None else now) - server.duty_done
+                owed = self.duty_share * (clock.on_hours(now) if clock is not None else now) - server.duty_done
                 if owed >= self.duty_block_h:  # kept from duties by matters: catch up now
                     block = self.duty_block_h
                     server.duty_done += block
@@ -368,6 +371,8 @@ class Pool:
         task = self._pull() if self.neighbours else self._next_task()
         if task is None:
             server.idle_since = now
+            if self.duty_share > 0.0 and self.clock is not None:
+                server.idle_on_h = self.clock.on_hours(now)  # going idle happens on shift only
             self.idle.append(server)
         else:
             self._start(server, task[0], task[1])
@@ -408,9 +413,9 @@ class Pool:
 
     def _credit_idle_duty(self, server: Server, now: float) -> None:
         """Idle time on shift is spent on duties, up to what is owed."""
-        cal = self.calendar
-        if cal is not None:
-            on_now, on_then = cal.on_hours(now), cal.on_hours(server.idle_since)
+        clock = self.clock
+        if clock is not None:
+            on_now, on_then = clock.on_hours(now), server.idle_on_h
         else:
             on_now, on_then = now, server.idle_since
         credit = min(on_now - on_then, self.duty_share * on_now - server.duty_done)

@@ -86,6 +86,16 @@ step_dist = st.one_of(
 
 
 @st.composite
+def _calendar(draw: st.DrawFn) -> dict[str, Any]:
+    start = draw(st.floats(0.0, 23.9))
+    return {"days": draw(st.lists(st.integers(0, 6), min_size=1, max_size=7, unique=True)),
+            "start_h": start, "end_h": draw(st.floats(start, 24.0, exclude_min=True))}
+
+
+calendars = st.one_of(st.none(), _calendar())
+
+
+@st.composite
 def town_overrides(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     """A small synthetic town, or Xiaji with another grid size or a hard village."""
     if draw(st.booleans()):
@@ -94,6 +104,7 @@ def town_overrides(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
             "town.people_per_grid": draw(st.integers(50, 6_000)),
             "town.unit_population": draw(st.integers(200, 8_000)),
             "town.area_km2": draw(st.floats(0.5, 400.0)),
+            "town.people_per_town": draw(st.one_of(st.none(), st.integers(300, 20_000))),  # a city of towns
         }
     out: dict[str, Any] = {"town.people_per_grid": draw(st.sampled_from([500, 1000, 2000, 7000]))}
     if draw(st.booleans()):
@@ -148,6 +159,9 @@ def configs(draw: st.DrawFn) -> dict[str, Any]:
         if key in cfg and draw(st.booleans()):
             cfg.pop(key)  # the scenario default switches the mechanism off
             off.append(key)
+    if isinstance(cfg.get("calendars"), dict) and draw(st.booleans()):
+        for who in ("workers", "departments", "enforcement"):  # any shift, not only whole and half hours
+            cfg["calendars"][who] = draw(calendars)
     if isinstance(cfg.get("petitions"), dict) and draw(st.booleans()):
         cfg["petitions"]["patience_mean_h"] = draw(st.floats(0.5, 100.0))  # petitions actually happen
     if isinstance(cfg["arrivals"].get("profile"), dict) and draw(st.booleans()):

@@ -59,6 +59,17 @@ def test_weekend_matter_waits_for_monday():
     assert t(rec, "t_start", 0) == 24 * 7 + 9.0  # next Monday 09:00
 
 
+def test_a_shift_start_that_is_no_whole_binary_fraction_is_still_a_start():
+    # Regression: 24 + 8.3 rounds so that (24 + 8.3) - 24 < 8.3; the worker
+    # woken at "the next shift start" found itself off shift and woke again at
+    # the same instant, forever. Tuesday 07:00 -> starts at Tuesday 08:18.
+    shift = {"days": [0, 1, 2, 3, 4], "start_h": 8.3, "end_h": 17.3}
+    assert (24.0 + 8.3) - 24.0 < 8.3  # the rounding this test is about
+    cfg = tiny_town_config(calendars={"workers": shift}, horizon_days=3.0)
+    rec = simulate(cfg, [31.0], [0], ["simple"])
+    assert t(rec, "t_start", 0) == round(24.0 + 8.3, 9) and t(rec, "t_closed", 0) == round(24.0 + 8.3 + 2.5, 9)
+
+
 def test_urgent_matter_out_of_hours_goes_straight_to_a_team():
     # Monday 20:00, worker off shift: no triage; team drives 0.5 h, works 1 h;
     # the feedback visit waits for Tuesday 09:00.
