@@ -142,14 +142,19 @@ class Pool:
         # not decrease in arrival order (e.g. a grid's first-step matters of
         # one complexity), supervision cannot reorder the queue: overdue tasks
         # are already at its front. The pool then keeps a plain FIFO deque and
-        # switches to the heaps below, for good, at the first task that breaks
-        # the pattern. Same order, less work per task.
+        # switches to the structure below, for good, at the first task that
+        # breaks the pattern. Same order, less work per task.
         self._fifo: deque[tuple] | None = deque()  # (priority, seq, mid, token, step, deadline)
         self._fifo_prio = -1
         self._fifo_last_deadline = -math.inf
-        self._normal: list[tuple] = []  # (priority, seq, mid, token, step)
-        self._by_deadline: list[tuple] = []  # (deadline, seq, mid, token, step)
-        self._supervised: list[tuple] = []  # (deadline, seq, mid, token, step)
+        # Otherwise: one FIFO deque per priority class (index = priority; seq
+        # grows with every entry, so each deque is in (priority, seq) order),
+        # a heap of deadlines to find overdue tasks, and a heap of supervised
+        # tasks by deadline. A task is in a class deque and the deadline heap;
+        # whichever copy is served first makes the other stale (token).
+        self._classes: list[deque[tuple]] = []  # (priority, seq, mid, token, step)
+        self._by_deadline: list[tuple] = []  # (deadline, seq, mid, token, step, priority)
+        self._supervised: list[tuple] = []  # (deadline, seq, mid, token, step, priority)
         self.index = -1  # position in the model's pool list, set by the model
         self.waiting = 0
         self.busy_h = 0.0
@@ -208,8 +213,8 @@ class Pool:
                     m.on_queued(self, mid, step, tok)
                 return
             self._to_heaps()
-        heappush(self._normal, (priority, seq, mid, tok, step))
-        heappush(self._by_deadline, (deadline, seq, mid, tok, step))
+        self._class(priority).append((priority, seq, mid, tok, step))
+        heappush(self._by_deadline, (deadline, seq, mid, tok, step, priority))
         self.waiting += 1
         if m.queue_hooks:
             m.on_queued(self, mid, step, tok)
@@ -238,11 +243,17 @@ class Pool:
             self._credit_idle_duty(server, self.env._now)
         return server
 
+    def _class(self, priority: int) -> deque[tuple]:
+        classes = self._classes
+        while len(classes) <= priority:
+            classes.append(deque())
+        return classes[priority]
+
     def _to_heaps(self) -> None:
-        """Leave FIFO mode: move the queued tasks into the supervision heaps."""
+        """Leave FIFO mode: move the queued tasks into the class deques and the deadline heap."""
         for prio, seq, mid, tok, step, deadline in self._fifo:  # type: ignore[union-attr]
-            heappush(self._normal, (prio, seq, mid, tok, step))
-            heappush(self._by_deadline, (deadline, seq, mid, tok, step))
+            self._class(prio).append((prio, seq, mid, tok, step))
+            heappush(self._by_deadline, (deadline, seq, mid, tok, step, prio))
         self._fifo = None
 
     def _promote_overdue(self, mark: bool) -> None:
@@ -276,16 +287,24 @@ class Pool:
                         m.supervised[mid] = 1  # it waited past its deadline: it was at the front
                     return mid, step, prio
         if self.waiting == 0:
-            if self._normal:  # only stale entries are left: drop them
-                self._normal.clear()
+            if self._by_deadline:  # only stale entries are left: drop them
+                for q in self._classes:
+                    q.clear()
                 self._by_deadline.clear()
                 self._supervised.clear()
             return None
         token = self.model.token
         self._promote_overdue(mark_supervised)
-        for heap in (self._supervised, self._normal):
-            while heap:
-                prio, _, mid, tok, step = heappop(heap)
+        sup = self._supervised
+        while sup:
+            _, _, mid, tok, step, prio = heappop(sup)
+            if token[mid] == tok:
+                token[mid] = tok + 1
+                self.waiting -= 1
+                return mid, step, prio
+        for q in self._classes:
+            while q:
+                prio, _, mid, tok, step = q.popleft()
                 if token[mid] == tok:
                     token[mid] = tok + 1
                     self.waiting -= 1
@@ -311,11 +330,16 @@ class Pool:
                 return (0, head[5], head[1])
             return (1, head[0], head[1])
         self._promote_overdue(True)
-        for rank, heap in enumerate((self._supervised, self._normal)):
-            while heap and token[heap[0][2]] != heap[0][3]:
-                heappop(heap)  # stale: started, moved or withdrawn
-            if heap:
-                return (rank, heap[0][0], heap[0][1])
+        sup = self._supervised
+        while sup and token[sup[0][2]] != sup[0][3]:
+            heappop(sup)  # stale: started, moved or withdrawn
+        if sup:
+            return (0, sup[0][0], sup[0][1])
+        for q in self._classes:
+            while q and token[q[0][2]] != q[0][3]:
+                q.popleft()  # stale
+            if q:
+                return (1, q[0][0], q[0][1])
         return None  # pragma: no cover - waiting > 0 implies a valid entry
 
     def _pull(self) -> tuple[int, int, int] | None:
