@@ -29,8 +29,8 @@ class Assessor:
         self.model = model
         self.spec = model.scenario.assessment
         n = model.layout.n_grids
-        self.closed_n = np.zeros(n, dtype=np.int64)
-        self.satisfied_n = np.zeros(n, dtype=np.int64)
+        self.closed_n = [0] * n  # plain lists: counted once per closed matter, on the hot path
+        self.satisfied_n = [0] * n
         self.streak = np.zeros(n, dtype=np.int64)
         self.replacement_times: list[float] = []
         self.replacement_grids: list[int] = []
@@ -50,15 +50,15 @@ class Assessor:
 
     def _assess(self) -> None:
         spec = self.spec
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = self.satisfied_n / np.maximum(self.closed_n, 1)
-        failed = (self.closed_n >= spec.min_matters) & (rate < spec.threshold)
+        closed = np.asarray(self.closed_n, dtype=np.int64)
+        rate = np.asarray(self.satisfied_n, dtype=np.int64) / np.maximum(closed, 1)
+        failed = (closed >= spec.min_matters) & (rate < spec.threshold)
         self.streak = np.where(failed, self.streak + 1, 0)
         for g in np.flatnonzero(self.streak >= spec.fails_to_replace).tolist():
             self.streak[g] = 0
             self._replace(g)
-        self.closed_n[:] = 0
-        self.satisfied_n[:] = 0
+        self.closed_n = [0] * len(closed)
+        self.satisfied_n = [0] * len(closed)
 
     def _replace(self, grid: int) -> None:
         m = self.model

@@ -110,7 +110,7 @@ class ShiftClock:
         next_start: time of the next shift start (inf: none before the horizon).
     """
 
-    __slots__ = ("calendar", "on", "next_start", "_base", "_day24", "_start_h", "_shift_h",
+    __slots__ = ("calendar", "on", "next_start", "base", "day24", "start_h", "shift_h",
                  "_env", "_bounds", "_i", "_tick")
 
     def __init__(self, calendar: Calendar, env, horizon_h: float) -> None:
@@ -118,8 +118,8 @@ class ShiftClock:
 
         self.calendar = calendar
         self._env = env
-        self._start_h = calendar.start_h
-        self._shift_h = calendar.end_h - calendar.start_h
+        self.start_h = calendar.start_h
+        self.shift_h = calendar.end_h - calendar.start_h
         # (time, on) for every boundary in (0, horizon]. A shift ending where
         # the next begins (24-hour shifts) turns off and on again in the same
         # instant, before any other event: the new day's hours count from there.
@@ -139,8 +139,8 @@ class ShiftClock:
         day = int(t // 24.0)
         weeks, d = divmod(day, 7)
         cal = self.calendar
-        self._base = weeks * cal._week + cal._before[d]
-        self._day24 = 24.0 * day
+        self.base = weeks * cal._week + cal._before[d]  # on-duty hours before today
+        self.day24 = 24.0 * day
 
     def _advance(self) -> None:
         """Schedule the next boundary and find the next shift start."""
@@ -159,5 +159,11 @@ class ShiftClock:
         self._advance()
 
     def on_hours(self, now: float) -> float:
-        """``Calendar.on_hours(now)``, the same arithmetic, for ``now`` on shift."""
-        return self._base + min(max(now - self._day24 - self._start_h, 0.0), self._shift_h)
+        """``Calendar.on_hours(now)`` for ``now`` on shift: the same arithmetic,
+        so the same float (``Pool`` inlines it on its hot path)."""
+        x = now - self.day24 - self.start_h
+        if x < 0.0:  # min(max(x, 0.0), shift), without two calls
+            x = 0.0
+        elif x > self.shift_h:
+            x = self.shift_h
+        return self.base + x

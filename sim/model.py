@@ -99,6 +99,9 @@ class Model:
         self.grid_work_h = [0.0] * layout.n_grids  # worker hours per grid in the window
 
         self.policy = make_policy(scenario.routing.policy, scenario.routing.escalate_after_h)
+        self._next_step = self.policy.next_step
+        self._resolving = tuple(s in RESOLVING_STEPS for s in range(len(STEPS)))
+        self._learning_factor = scenario.assessment.learning_factor
         self.worker_pools, self._grid_pool = workers.build_pools(self)
         # Departments, teams and the petitions office belong to a town; each
         # grid is served by those of its own town.
@@ -123,6 +126,7 @@ class Model:
         clocks: dict[object, ShiftClock] = {}
         for i, pool in enumerate(self.pools):
             pool.index = i
+            pool.resolver_code = RESOLVER_CODES[pool.kind]
             if pool.calendar is not None:  # one clock per distinct calendar
                 if pool.calendar not in clocks:
                     clocks[pool.calendar] = ShiftClock(pool.calendar, self.env, self.horizon_h)
@@ -208,19 +212,19 @@ class Model:
     # -- callbacks from pools -----------------------------------------------
     def route(self, mid: int, done: int | None) -> None:
         """Send a matter to its next step, or close it."""
-        nxt = self.policy.next_step(self, mid, done)
+        nxt = self._next_step(self, mid, done)
         if nxt is None:
             self._close(mid)
             return
         pool, step, priority = nxt
-        if step in RESOLVING_STEPS:
+        if self._resolving[step]:
             self.t_res_in[mid] = self.env._now
         pool.submit(mid, step, priority)
 
     def on_queued(self, pool: Pool, mid: int, step: int, token: int) -> None:
         """A task had to wait: set its escalation and patience timers."""
         h = self.policy.escalate_after_h
-        if h is not None and step == SIMPLE and pool.kind == "worker" and self.has_step[DEPARTMENT]:
+        if h is not None and step == SIMPLE and pool._is_worker and self.has_step[DEPARTMENT]:
             self._escalation_timers.add(self.report[mid] + h, (mid, token, pool))
         if self._patience is not None and self.t_start[mid] != self.t_start[mid]:
             self._waiting_in[mid] = pool.index
@@ -255,26 +259,28 @@ class Model:
 
     def start(self, pool: Pool, server: Server, mid: int, step: int, now: float, out_h: float) -> float:
         """A server starts a step: record times, return the step's work in hours."""
-        if self.t_start[mid] != self.t_start[mid]:  # NaN: first handler
-            self.t_start[mid] = now
+        t_start = self.t_start
+        first = t_start[mid]
+        if first != first:  # NaN: first handler
+            t_start[mid] = now
             self.t_onsite[mid] = now + out_h
-        if step in RESOLVING_STEPS:
+        if self._resolving[step]:
             self.t_hstart[mid] = now
             self.t_honsite[mid] = now + out_h
-            self.resolver[mid] = RESOLVER_CODES[pool.kind]
+            self.resolver[mid] = pool.resolver_code
         if step == DEPARTMENT and (self.escalated[mid] or pool.kind == "petitions") and self.complexity[mid] == 0:
             work = self.work[SIMPLE][mid]  # a simple matter keeps its simple work content
         else:
             work = self.work[step][mid]
-        if pool.kind == "worker":
+        if pool._is_worker:
             if not self._uniform_difficulty:
                 work *= self._difficulty[self.grid[mid]]
             if server.learning_until > now:
-                work *= self.scenario.assessment.learning_factor
+                work *= self._learning_factor
         return work
 
     def done(self, pool: Pool, server: Server, mid: int, step: int) -> None:
-        if step in RESOLVING_STEPS:
+        if self._resolving[step]:
             self.t_handled[mid] = self.env._now
         self.route(mid, step)
 

@@ -156,6 +156,7 @@ class Pool:
         self._by_deadline: list[tuple] = []  # (deadline, seq, mid, token, step, priority)
         self._supervised: list[tuple] = []  # (deadline, seq, mid, token, step, priority)
         self.index = -1  # position in the model's pool list, set by the model
+        self.resolver_code = -1  # the model's code for this kind of resolver, set by the model
         self.waiting = 0
         self.busy_h = 0.0
         self.duty_h = 0.0
@@ -385,7 +386,16 @@ class Pool:
                     self._resume_in(server, clock.next_start - now)
                 return
             if self.duty_share > 0.0:
-                owed = self.duty_share * (clock.on_hours(now) if clock is not None else now) - server.duty_done
+                if clock is not None:  # clock.on_hours(now), inlined
+                    x = now - clock.day24 - clock.start_h
+                    if x < 0.0:
+                        x = 0.0
+                    elif x > clock.shift_h:
+                        x = clock.shift_h
+                    on_h = clock.base + x
+                else:
+                    on_h = now
+                owed = self.duty_share * on_h - server.duty_done
                 if owed >= self.duty_block_h:  # kept from duties by matters: catch up now
                     block = self.duty_block_h
                     server.duty_done += block
@@ -403,16 +413,18 @@ class Pool:
 
     def _start(self, server: Server, mid: int, step: int) -> None:
         m = self.model
-        env = self.env
-        now = env._now  # the property costs a call per task; this is the hot path
+        now = self.env._now  # the property costs a call per task; this is the hot path
         if self.travel_h is not None:
             out_h, back_h = self.travel_h(server, mid, step)
         else:
             out_h = back_h = 0.0
         work = m.start(self, server, mid, step, now, out_h)
-        busy = out_h + work + back_h
-        # the part of the busy period inside the measurement window
-        overlap = min(now + busy, m.horizon_h) - max(now, m.warmup_h)
+        # the part of the busy period inside the measurement window:
+        # min(now + busy, horizon) - max(now, warm-up), without two calls
+        end = now + (out_h + work + back_h)
+        if end > m.horizon_h:
+            end = m.horizon_h
+        overlap = end - now if now >= m.warmup_h else end - m.warmup_h
         if overlap > 0.0:
             self.busy_h += overlap
             server.busy_h += overlap
