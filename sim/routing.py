@@ -62,15 +62,17 @@ class Tiered:
         pass
 
     def next_step(self, model: "Model", mid: int, done: int | None) -> tuple["Pool", int, int] | None:
+        # Runs for every step of every matter: model.worker_pool(mid) and
+        # _feedback are inlined here as model._grid_pool[model.grid[mid]].
         has = model.has_step
         cx = model.complexity[mid]
         if done is None:
             if cx == CX_SIMPLE:
                 if has[SIMPLE]:
-                    return model.worker_pool(mid), SIMPLE, PRIO_NORMAL
+                    return model._grid_pool[model.grid[mid]], SIMPLE, PRIO_NORMAL
                 return self._feedback(model, mid)
             if has[TRIAGE]:
-                pool = model.worker_pool(mid)
+                pool = model._grid_pool[model.grid[mid]]
                 if cx != CX_URGENT:
                     return pool, TRIAGE, PRIO_NORMAL
                 # Urgent matters are still reported out of hours: with the
@@ -86,7 +88,9 @@ class Tiered:
             return self._feedback(model, mid)
         if done == FEEDBACK:
             return None
-        return self._feedback(model, mid)
+        if has[FEEDBACK]:
+            return model._grid_pool[model.grid[mid]], FEEDBACK, PRIO_NORMAL
+        return None
 
     @staticmethod
     def _feedback(model: "Model", mid: int) -> tuple["Pool", int, int] | None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import partial
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
@@ -95,9 +96,10 @@ class Server:
         self.back_h = 0.0
         # The server's one event and its two callback lists, built once and
         # reused for every task (the loop never changes a callback list).
+        # partial calls the pool's method from C: one Python frame, not two.
         self.tick = Tick()
-        self.finish_cbs = [lambda _ev: pool._finish(self)]
-        self.resume_cbs = [lambda _ev: pool._next(self)]
+        self.finish_cbs = [partial(pool._finish, self)]
+        self.resume_cbs = [partial(pool._next, self)]
 
 
 class Pool:
@@ -214,7 +216,9 @@ class Pool:
                     m.on_queued(self, mid, step, tok)
                 return
             self._to_heaps()
-        self._class(priority).append((priority, seq, mid, tok, step))
+        classes = self._classes
+        (classes[priority] if priority < len(classes) else self._class(priority)).append(
+            (priority, seq, mid, tok, step))
         heappush(self._by_deadline, (deadline, seq, mid, tok, step, priority))
         self.waiting += 1
         if m.queue_hooks:
@@ -373,7 +377,7 @@ class Pool:
             self._resume_in(server, 0.0)
 
     # -- server state machine ------------------------------------------------
-    def _next(self, server: Server) -> None:
+    def _next(self, server: Server, _event=None) -> None:
         """A free server looks for work: shift, vacancy and duties first."""
         now = self.env._now
         if not self._plain or server.vacant_until > now:
@@ -399,7 +403,10 @@ class Pool:
                 if owed >= self.duty_block_h:  # kept from duties by matters: catch up now
                     block = self.duty_block_h
                     server.duty_done += block
-                    self.duty_h += self.model.window_overlap(now, block)
+                    m = self.model  # m.window_overlap(now, block), inlined
+                    overlap = min(now + block, m.horizon_h) - max(now, m.warmup_h)
+                    if overlap > 0.0:
+                        self.duty_h += overlap
                     self._resume_in(server, block)
                     return
         task = self._pull() if self.neighbours else self._next_task()
@@ -437,7 +444,7 @@ class Pool:
         tick.callbacks = server.finish_cbs
         heappush(self._queue, (now + (out_h + work), 1, next(self._eid), tick))  # as env.schedule(tick, NORMAL, ...)
 
-    def _finish(self, server: Server) -> None:
+    def _finish(self, server: Server, _event=None) -> None:
         mid, step = server.mid, server.step
         server.mid = -1
         self.model.done(self, server, mid, step)
