@@ -362,7 +362,11 @@ class Pool:
 
     def wake_idle(self) -> None:
         """Start idle servers that have work waiting (at a shift start or a return)."""
-        pending = self.waiting + sum(nb.waiting for nb in self.neighbours)
+        if not self.idle:  # the common case at a shift start: nothing to do
+            return
+        pending = self.waiting
+        if self.neighbours:
+            pending += sum(nb.waiting for nb in self.neighbours)
         while self.idle and pending > 0:
             server = self.idle.popleft()
             if self.duty_share > 0.0:
