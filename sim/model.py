@@ -141,12 +141,13 @@ class Model:
         self._u_satisfaction = _farray(arrivals.extra_u[:, EXTRA_COLUMNS.index(U_SATISFACTION)])
         self.assessor = assessment.Assessor(self) if scenario.assessment.period_days else None
 
+        # Reports are not events in SimPy's queue: the run loop merges the
+        # sorted report times with it (see _run_until). The next report keeps
+        # the place in the queue's order an event scheduled now would have:
+        # (time, NORMAL priority, an event id taken from SimPy's counter now).
         self._next_arrival = 0
-        self._arrival_tick = Tick()  # one event, rescheduled for each report time
-        self._arrival_cbs = [self._arrive]
-        if n:
-            self._arrival_tick.callbacks = self._arrival_cbs
-            self.env.schedule(self._arrival_tick, 1, self.report[0])  # type: ignore[arg-type]
+        self._arrival_at = 0.0 + self.report[0] if n else math.inf  # as env.schedule(ev, NORMAL, report[0]) at 0
+        self._arrival_eid = next(self.env._eid) if n else 0
         self._start_shift_bells()
         if on_progress is not None:
             self._progress = (on_progress, progress_step_h)
@@ -172,22 +173,6 @@ class Model:
         return max(0.0, min(start + length, self.horizon_h) - max(start, self.warmup_h))
 
     # -- processes -----------------------------------------------------------
-    def _arrive(self, _event) -> None:
-        """Route every matter reported now, then schedule the next report."""
-        env = self.env
-        report = self.report
-        mid = self._next_arrival
-        n = self.n
-        now = env._now
-        while mid < n and report[mid] <= now:
-            self.route(mid, None)
-            mid += 1
-        self._next_arrival = mid
-        if mid < n:
-            tick = self._arrival_tick
-            tick.callbacks = self._arrival_cbs
-            env.schedule(tick, 1, report[mid] - now)  # type: ignore[arg-type]
-
     def _start_shift_bells(self) -> None:
         """At each shift start, wake idle servers that have work waiting."""
         by_calendar: dict[object, list[Pool]] = {}
@@ -313,21 +298,54 @@ class Model:
         self.__dict__.clear()
 
     def _run_until(self, until: float) -> None:
-        """``env.run(until=until)``, with SimPy 4's ``Environment.step`` inlined.
+        """``env.run(until=until)`` with the reports merged in, and SimPy 4's
+        ``Environment.step`` inlined.
 
-        The same loop (pop the earliest event, set the clock, call its
-        callbacks, crash on a failed event nobody defused) without a method
-        call and a try block per event. SimPy's ``run`` stops at a stop event
-        scheduled at ``until`` before every other event at that time; here the
-        loop stops at the first event at or after ``until``: the same events
-        are processed, in the same order.
+        The loop takes the earlier of the next report and the head of SimPy's
+        queue, comparing (time, priority, event id) exactly as the queue
+        orders its own events, so a report is handled where its event would
+        have been. A report routes every matter reported by then (ties come
+        together), and the next report takes an event id. Queue events: pop
+        the earliest, set the clock, call its callbacks, crash on a failed
+        event nobody defused, as ``step`` does, without a method call and a
+        try block per event. SimPy's ``run`` stops at a stop event scheduled
+        at ``until`` before every other event at that time; here the loop
+        stops at the first event at or after ``until``: the same events are
+        processed, in the same order.
         """
         env = self.env
         if not until > env._now:
             raise ValueError(f"until ({until}) must be greater than the current simulation time")
         queue = env._queue
+        eids = env._eid
         pop = heappop
-        while queue and queue[0][0] < until:
+        report, n, route = self.report, self.n, self.route
+        at, eid = self._arrival_at, self._arrival_eid
+        while True:
+            if queue:
+                head = queue[0]
+                t = head[0]
+                report_next = at < t or (at == t and (head[1] > 1 or (head[1] == 1 and eid < head[2])))
+                if report_next:
+                    t = at
+            elif at < math.inf:
+                t, report_next = at, True
+            else:
+                break
+            if not t < until:
+                break
+            if report_next:
+                env._now = at
+                mid = self._next_arrival
+                while mid < n and report[mid] <= at:
+                    route(mid, None)
+                    mid += 1
+                self._next_arrival = mid
+                if mid < n:  # as env.schedule(ev, NORMAL, report[mid] - now)
+                    at, eid = at + (report[mid] - at), next(eids)
+                else:
+                    at = math.inf
+                continue
             env._now, _, _, event = pop(queue)
             callbacks, event.callbacks = event.callbacks, None
             for callback in callbacks:
@@ -336,6 +354,7 @@ class Model:
                 exc = type(event._value)(*event._value.args)
                 exc.__cause__ = event._value
                 raise exc
+        self._arrival_at, self._arrival_eid = at, eid
         env._now = until
 
 
