@@ -385,7 +385,7 @@ def build_options(cfg: Mapping) -> OutputOptions:
     if not isinstance(o, Mapping):
         raise ConfigError("output", o, "expected a mapping")
     _known(o, "output", ("events", "events_format", "backlog_step_h", "plot"))
-    events_format = _choice(o, "events_format", "output", ("csv", "parquet"), default="csv")
+    events_format = _choice(o, "events_format", "output", ("auto", "csv", "parquet"), default="auto")
     return OutputOptions(
         events=_bool(o, "events", "output", True),
         events_format=events_format,

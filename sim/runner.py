@@ -35,7 +35,7 @@ class OutputOptions:
     """What to write besides the summary."""
 
     events: bool = True
-    events_format: str = "csv"
+    events_format: str = "auto"  # csv, parquet, or auto (see events_format_for)
     backlog_step_h: float = 24.0
     plot: bool = True
     progress: bool = True
@@ -157,6 +157,22 @@ def _arrow_table(frame: pd.DataFrame):
 EVENT_WRITERS = {"csv": CsvEvents, "parquet": ParquetEvents}
 """Event table writers by ``output.events_format``; the file is ``events.<format>``."""
 
+AUTO_PARQUET_ROWS = 1_000_000
+"""``events_format=auto`` writes Parquet when a run expects more rows than this
+(a city-year of 3,000 grids is 1.8 million rows: 270 MB of CSV that takes
+three times as long to write as Parquet), CSV otherwise."""
+
+
+def events_format_for(requested: str, scenario: Scenario) -> str:
+    """The event table format of a run: ``requested``, or for ``auto`` CSV up to
+    ``AUTO_PARQUET_ROWS`` expected matters (residents' reports over all
+    replications), Parquet above."""
+    if requested != "auto":
+        return requested
+    expected = (scenario.town.population / 1000.0 * scenario.arrivals.per_1000_people_day
+                * scenario.run.horizon_days * scenario.run.replications)
+    return "parquet" if expected > AUTO_PARQUET_ROWS else "csv"
+
 
 def write_events(sink: CsvEvents | ParquetEvents, rec: Records, scenario: Scenario, unit_names: tuple[str, ...],
                  replication: int, chunk_rows: int = EVENT_CHUNK_ROWS) -> None:
@@ -226,8 +242,9 @@ def run(
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             if options.events:  # renamed into place only if every replication succeeds
-                raw = stack.enter_context(atomic_open(out / f"events.{options.events_format}", "wb"))
-                events_fh = EVENT_WRITERS[options.events_format](raw)
+                fmt = events_format_for(options.events_format, scenario)
+                raw = stack.enter_context(atomic_open(out / f"events.{fmt}", "wb"))
+                events_fh = EVENT_WRITERS[fmt](raw)
                 stack.callback(events_fh.close)  # runs before the rename, only on success paths too
         for r in range(scenario.run.replications):
             progress.start_replication(r)

@@ -33,6 +33,7 @@ import numpy as np
 
 from .metrics import department_stage, time_average_count
 from .records import Records
+from .stats import trend_test
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,7 @@ def backlog_trend(start: np.ndarray, end: np.ndarray, w: float, h: float, *, blo
     if np.ptp(means) == 0.0:  # a flat path (often an empty one): no trend at all
         slope, p = 0.0, 1.0
     else:
-        from scipy import stats  # on first use: slow to import in every sweep worker
-
-        fit = stats.linregress(days, means)
-        slope = float(fit.slope)
-        # linregress gives a two-sided p; the question is one-sided (growth).
-        p = float(fit.pvalue / 2.0 if slope > 0 else 1.0 - fit.pvalue / 2.0)
+        slope, p = trend_test(days, means)  # one-sided: the question is growth
     grows = last >= middle * (1.0 + min_growth) + min_abs
     unstable = p < alpha and slope > 0 and grows
     if unstable:

@@ -142,3 +142,15 @@ def test_parquet_events_hold_the_same_rows_as_csv(tmp_path):
     b = pd.read_csv(tmp_path / "c" / "events.csv")
     assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
     pd.testing.assert_frame_equal(a, b, check_dtype=False, atol=1e-6, rtol=0)  # CSV keeps 6 decimals
+
+
+def test_auto_event_format_is_csv_for_a_town_and_parquet_for_a_city():
+    from sim.runner import AUTO_PARQUET_ROWS, events_format_for
+
+    town = load_scenario([])
+    city = load_scenario(["town=synthetic", "town.population=3000000", "replications=1"])
+    assert events_format_for("auto", town) == "csv" and events_format_for("auto", city) == "parquet"
+    assert events_format_for("csv", city) == "csv" and events_format_for("parquet", town) == "parquet"
+    # the threshold is on expected rows: residents' reports over all replications
+    rows = city.town.population / 1000 * city.arrivals.per_1000_people_day * city.run.horizon_days
+    assert rows > AUTO_PARQUET_ROWS > 5 * town.town.population / 1000 * town.arrivals.per_1000_people_day * 365

@@ -64,3 +64,23 @@ def test_bad_arguments_are_rejected():
         backlog_trend(np.empty(0), np.empty(0), 0.0, 10.0, blocks=7)
     with pytest.raises(ValueError):
         backlog_trend(np.empty(0), np.empty(0), 10.0, 10.0)
+
+
+def test_trend_test_is_scipys_one_sided_linregress():
+    """stats.trend_test avoids importing scipy.stats; it must give what linregress gives."""
+    from scipy import stats as scipy_stats
+
+    from sim.stats import t_interval, trend_test
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        x = np.arange(12.0) + rng.random()
+        y = rng.normal(size=12) * rng.exponential() + rng.normal() * x
+        slope, p = trend_test(x, y)
+        fit = scipy_stats.linregress(x, y, alternative="greater")
+        assert slope == pytest.approx(fit.slope, rel=1e-12, abs=1e-12)
+        assert p == pytest.approx(fit.pvalue, rel=1e-9, abs=1e-15)
+    values = rng.normal(size=5)
+    mean, lo, hi = t_interval(values)
+    half = scipy_stats.t.ppf(0.975, 4) * values.std(ddof=1) / np.sqrt(5)
+    assert (lo, hi) == pytest.approx((mean - half, mean + half), rel=1e-12)
