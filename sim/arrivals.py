@@ -136,22 +136,24 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
         ends = layout.grid_end[grids]
         starts = ends - layout.grid_population[grids]
         blocks = np.unique(np.concatenate([np.arange(a // bsize, -(-b // bsize)) for a, b in zip(starts, ends)]))
+    people_of = people.tolist()
     for start in range(0, blocks.size, _BLOCKS_PER_CHUNK):
-        times, u_rows, residents = [], [], []
-        for b in blocks[start:start + _BLOCKS_PER_CHUNK].tolist():
+        times, u_rows, counts, owners = [], [], [], []
+        for b in blocks[start:start + _BLOCKS_PER_CHUNK].tolist():  # ~60,000 blocks in a city: keep it lean
             rng = streams.stream(seed, replication, streams.ARRIVALS, b)
-            n = rng.poisson(rate_per_person_h * people[b] * horizon)
+            n = rng.poisson(rate_per_person_h * people_of[b] * horizon)
             if n == 0:
                 continue
             times.append(np.sort(rng.uniform(0.0, horizon, n)))
-            u = rng.random((n, N_UNIFORMS))
-            u_rows.append(u)
-            residents.append(b * bsize + np.floor(u[:, U_RESIDENT] * people[b]).astype(np.int64))
+            u_rows.append(rng.random((n, N_UNIFORMS)))
+            counts.append(n)
+            owners.append(b)
         if not times:
             continue
         t = np.concatenate(times)
         u = np.concatenate(u_rows)
-        resident = np.concatenate(residents)
+        block = np.repeat(np.asarray(owners, dtype=np.int64), counts)
+        resident = block * bsize + np.floor(u[:, U_RESIDENT] * people[block]).astype(np.int64)
         if not profile.is_flat:  # Lewis-Shedler thinning: keep with probability rate(t) / bound
             keep = u[:, U_THIN] * bound < rate_multiplier(profile, t)
             t, u, resident = t[keep], u[keep], resident[keep]

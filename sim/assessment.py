@@ -29,17 +29,14 @@ class Assessor:
         self.model = model
         self.spec = model.scenario.assessment
         n = model.layout.n_grids
-        self.closed_n = [0] * n  # plain lists: counted once per closed matter, on the hot path
+        # Closed and satisfied matters per grid in the current period, counted
+        # by the model as each matter closes (Model._close); plain lists, on the hot path.
+        self.closed_n = [0] * n
         self.satisfied_n = [0] * n
         self.streak = np.zeros(n, dtype=np.int64)
         self.replacement_times: list[float] = []
         self.replacement_grids: list[int] = []
         model.env.process(self._run())
-
-    def closed(self, grid: int, satisfied: bool) -> None:
-        self.closed_n[grid] += 1
-        if satisfied:
-            self.satisfied_n[grid] += 1
 
     def _run(self):
         env = self.model.env

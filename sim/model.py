@@ -196,7 +196,10 @@ class Model:
 
     # -- callbacks from pools -----------------------------------------------
     def route(self, mid: int, done: int | None) -> None:
-        """Send a matter to its next step, or close it."""
+        """Send a matter to its next step (``done``: the step just finished by
+        a server, ``None`` for a new report), or close it."""
+        if done is not None and self._resolving[done]:
+            self.t_handled[mid] = self.env._now
         nxt = self._next_step(self, mid, done)
         if nxt is None:
             self._close(mid)
@@ -264,11 +267,6 @@ class Model:
                 work *= self._learning_factor
         return work
 
-    def done(self, pool: Pool, server: Server, mid: int, step: int) -> None:
-        if self._resolving[step]:
-            self.t_handled[mid] = self.env._now
-        self.route(mid, step)
-
     def _close(self, mid: int) -> None:
         now = self.env._now
         if self.t_start[mid] != self.t_start[mid]:  # closed without any step
@@ -279,8 +277,11 @@ class Model:
         p = sat[0] if late <= 0.0 else sat[1] + (sat[0] - sat[1]) * math.exp(-late / sat[2])
         ok = self._u_satisfaction[mid] < p
         self.satisfied[mid] = 1 if ok else 0
-        if self.assessor is not None:
-            self.assessor.closed(self.grid[mid], ok)
+        if self.assessor is not None:  # Assessor.closed, inlined: once per matter
+            g = self.grid[mid]
+            self.assessor.closed_n[g] += 1
+            if ok:
+                self.assessor.satisfied_n[g] += 1
 
     # -- running -------------------------------------------------------------
     def run(self) -> Records:

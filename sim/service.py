@@ -451,7 +451,7 @@ class Pool:
     def _finish(self, server: Server, _event=None) -> None:
         mid, step = server.mid, server.step
         server.mid = -1
-        self.model.done(self, server, mid, step)
+        self.model.route(mid, step)  # the model records the step's end and sends the matter on
         if server.back_h > 0.0:  # drive back to base before taking more work
             back, server.back_h = server.back_h, 0.0
             self._resume_in(server, back)
