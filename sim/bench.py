@@ -10,8 +10,9 @@
   simulating and recording; metrics are timed separately.
 * ``default``: one replication-year of the default Xiaji scenario, in seconds
   and matters per second.
-* ``--scale``: one replication-year of 300, 1,000 and 3,000-grid synthetic
-  towns (time, peak memory, growth exponents).
+* ``--scale``: the command line for 300, 1,000 and 3,000-grid synthetic
+  cities, one year each: wall time, peak memory, growth exponents, and the
+  bare SimPy loop's speed at that moment as a reference.
 * ``--long YEARS``: the default town for YEARS years, time and memory per year.
 
 Timings belong here, never in tests.
@@ -121,37 +122,47 @@ def bench_default(repeats: int = 3) -> dict:
             "matters": n, "seconds_per_replication": round(best, 3), "matters_per_s": round(n / best)}
 
 
-_SCALE_CHILD = """
-import json, resource, sys, tempfile, time
-from sim.compose import load_scenario
-from sim.runner import OutputOptions, run
-population = int(sys.argv[1])
-t0 = time.perf_counter()
-scenario = load_scenario(["town=synthetic", f"town.population={population}", "replications=1"])
-with tempfile.TemporaryDirectory() as out:
-    result = run(scenario, out, {}, OutputOptions(progress=False, plot=False))
-print(json.dumps({"seconds": time.perf_counter() - t0,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "matters": result.summary["events_arrived"]["mean"]}))
-"""
-
-
 def bench_scale(populations: tuple[int, ...] = (300_000, 1_000_000, 3_000_000)) -> list[dict]:
-    """City scale: one replication-year of synthetic towns (default mechanisms,
-    events streamed to disk), each in a fresh process so its peak memory is
-    its own. Reports time and peak memory per size and their growth exponents
-    (1.0 = linear in the number of grids)."""
+    """City scale: ``python -m sim town=synthetic town.population=N replications=1``
+    as a user runs it (one year, every default mechanism, full metrics, events
+    written, the plot drawn), each in its own process, timed from start to
+    exit with that process's peak memory. Before each size the bare SimPy
+    M/M/3 loop is timed in this process: the machine's speed at that moment,
+    so figures from different machines (or a busy one) can be compared
+    through ``ratio`` (the city's matters per second over the reference's).
+    Also reports growth exponents (1.0 = linear in the number of grids)."""
     import math
+    import os
     import subprocess
     import sys
+    import tempfile
+    from pathlib import Path
 
     rows = []
     for pop in populations:
-        proc = subprocess.run([sys.executable, "-c", _SCALE_CHILD, str(pop)], capture_output=True,
-                              text=True, check=True)
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
-        row.update(bench="scale", grids=pop // 1000)
-        rows.append(row)
+        reference = 100_000 / bare_simpy_mmc(100_000, 3, 0.9 * 3, 1.0, seed=1)[0]  # matters per second
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "sim", "town=synthetic", f"town.population={pop}",
+                                     "replications=1", "progress=false", f"hydra.run.dir={tmp}/run"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - t0
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode:
+                raise RuntimeError(f"population={pop}: exit {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            summary = json.loads((Path(tmp) / "run" / "summary.json").read_text())
+            events = next((Path(tmp) / "run").glob("events.*"))
+            matters = summary["metrics"]["events_arrived"]["mean"]
+            rows.append({
+                "bench": "scale", "grids": summary["manifest"]["grids"], "population": pop,
+                "matters_in_window": matters, "seconds": round(seconds, 2),
+                "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "events_file": f"{events.name} ({events.stat().st_size / 2**20:.0f} MB)",
+                "unstable": bool(summary["stability"]["unstable_replications"]),
+                "bare_simpy_matters_per_s": round(reference),
+                "ratio": round(matters / seconds / reference, 3),
+            })
     for a, b in zip(rows, rows[1:]):
         k = math.log(b["grids"] / a["grids"])
         b["time_exponent_vs_previous"] = round(math.log(b["seconds"] / a["seconds"]) / k, 3)
