@@ -375,7 +375,7 @@ def build_scenario(cfg: Mapping) -> Scenario:
     )
 
 
-TOP_KEYS = (*RUN_KEYS, *SCENARIO_KEYS, "progress", "output", "study")
+TOP_KEYS = (*RUN_KEYS, *SCENARIO_KEYS, "progress", "jobs", "output", "study")
 
 
 def build_options(cfg: Mapping) -> OutputOptions:
@@ -392,7 +392,16 @@ def build_options(cfg: Mapping) -> OutputOptions:
         backlog_step_h=_number(o, "backlog_step_h", "output", lo=0.0, lo_open=True, default=24.0),
         plot=_bool(o, "plot", "output", True),
         progress=_bool(cfg, "progress", "", True),
+        jobs=_jobs(cfg),
     )
+
+
+def _jobs(cfg: Mapping) -> int:
+    """``jobs``: processes for one run's independent parts; -1 = every core."""
+    value = cfg.get("jobs", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or value >= 1):
+        raise ConfigError("jobs", value, "expected a whole number >= 1, or -1 for every core")
+    return value
 
 
 def build_job(cfg: Mapping) -> tuple[Scenario, OutputOptions]:

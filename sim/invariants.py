@@ -83,6 +83,9 @@ class InvariantError(RuntimeError):
         self.matter = matter
         super().__init__(message)
 
+    def __reduce__(self):  # raised in a worker process (jobs > 1), re-raised in the parent
+        return (InvariantError, (self.invariant, str(self), self.matter))
+
 
 def describe(scenario: Scenario, replication: int | None = None) -> str:
     """A short identification of the configuration, for error messages."""

@@ -363,6 +363,25 @@ def _fire(callback, args, _event) -> None:
     callback(*args)
 
 
+def simulate_town(scenario: Scenario, layout: Layout, replication: int, town: int | None,
+                  on_progress=None, check: bool = True) -> Records:
+    """Simulate one town of a city (``town=None``: the whole area) in one replication.
+
+    ``on_progress(now_h, matters_reported)`` is called every simulated week.
+    With ``check`` the invariants of ``sim.invariants`` are checked on the
+    records: a violation raises ``InvariantError``.
+    """
+    towns = None if town is None else (town,)
+    arrivals = generate(scenario, layout, replication, towns=towns)
+    model = Model(scenario, layout, arrivals, on_progress=on_progress, towns=towns)
+    del arrivals
+    rec = model.run()
+    model.release()  # the records keep only their columns; the rest goes now, not at the next GC cycle
+    if check:
+        invariants.check(rec, scenario, replication=replication)
+    return rec
+
+
 def run_replication(scenario: Scenario, layout: Layout, replication: int, on_progress=None,
                     check: bool = True) -> Records:
     """Generate the arrivals of replication ``replication`` and simulate it.
@@ -372,7 +391,7 @@ def run_replication(scenario: Scenario, layout: Layout, replication: int, on_pro
     simulation of the whole city (a test compares the two), and the records
     are merged. Small event and timer heaps keep the cost per matter of a
     city that of a town, and only one town's arrivals and model are in memory
-    at a time.
+    at a time (``sim.parallel`` runs towns on several processes).
 
     ``on_progress(now_h, matters_reported, part)`` is called every simulated
     week; ``part`` is ``(town, towns)`` for a city, ``None`` for one town.
@@ -381,23 +400,14 @@ def run_replication(scenario: Scenario, layout: Layout, replication: int, on_pro
     """
     if layout.n_towns == 1:
         report = None if on_progress is None else partial(_progress_of_part, on_progress, None, 0)
-        rec = Model(scenario, layout, generate(scenario, layout, replication), on_progress=report).run()
-        if check:
-            invariants.check(rec, scenario, replication=replication)
-        return rec
+        return simulate_town(scenario, layout, replication, None, report, check)
     city = CityRecords()
     reported = 0
     for t in range(layout.n_towns):
         report = None if on_progress is None else partial(_progress_of_part, on_progress, (t, layout.n_towns),
                                                             reported)
-        arrivals = generate(scenario, layout, replication, towns=(t,))
-        reported += len(arrivals)
-        model = Model(scenario, layout, arrivals, on_progress=report, towns=(t,))
-        del arrivals
-        rec = model.run()
-        model.release()  # the records keep only their columns; the rest goes now, not at the next GC cycle
-        if check:
-            invariants.check(rec, scenario, replication=replication)
+        rec = simulate_town(scenario, layout, replication, t, report, check)
+        reported += len(rec)
         city.add(rec)
         del rec
     return city.records()

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics, stability
-from .model import run_replication
+from .parallel import replications
 from .output import atomic_open, manifest, write_json
 from .records import ROUTES, Records
 from .scenario import COMPLEXITIES, Scenario
@@ -39,6 +39,7 @@ class OutputOptions:
     backlog_step_h: float = 24.0
     plot: bool = True
     progress: bool = True
+    jobs: int = 1  # processes for the run's independent parts (sim.parallel); -1 = every core
 
 
 @dataclass(frozen=True)
@@ -257,10 +258,9 @@ def run(
                 raw = stack.enter_context(atomic_open(out / f"events.{fmt}", "wb"))
                 events_fh = EVENT_WRITERS[fmt](raw)
                 stack.callback(events_fh.close)  # runs before the rename, only on success paths too
-        for r in range(scenario.run.replications):
-            progress.start_replication(r)
-            # Invariants are checked inside, per town: a violation is a bug, raised, never warned.
-            rec = run_replication(scenario, layout, r, on_progress=progress.update if progress.enabled else None)
+        # Invariants are checked as each town or replication is simulated: a
+        # violation is a bug, raised, never warned.
+        for r, rec in replications(scenario, layout, options.jobs, progress if progress.enabled else None):
             for name, value in metrics.compute(rec).items():
                 per_rep[name].append(value)
             verdicts.append({stage: dataclasses.asdict(v) for stage, v in stability.assess(rec).items()})

@@ -90,6 +90,8 @@ BAD_OVERRIDES: list[tuple[str, list[str], str, str]] = [
      "town.people_per_grid", "1"),
     ("zero backlog step", ["output.backlog_step_h=0"], "output.backlog_step_h", "0"),
     ("non-boolean progress", ["progress=maybe"], "progress", "maybe"),
+    ("zero jobs", ["jobs=0"], "jobs", "0"),
+    ("fractional jobs", ["jobs=1.5"], "jobs", "1.5"),
     ("unknown top-level key", ["+foo=1"], "foo", "1"),
 ]
 

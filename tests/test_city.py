@@ -100,3 +100,42 @@ def test_a_city_simulated_town_by_town_equals_one_simulation_of_all_towns(extra)
     np.testing.assert_array_equal(by_town.replacement_grids, joint.replacement_grids)
     if "assessment.threshold=0.99" in extra:
         assert by_town.replacement_times.size > 0  # the merge of replacements is exercised
+
+
+@pytest.mark.parametrize("town", [[], ["town=synthetic", "town.population=24000", "town.people_per_town=8000",
+                                        "town.unit_population=4000"]])
+def test_jobs_do_not_change_any_output(tmp_path, town):
+    """jobs=2 runs the replications of a town, or the towns of a city, in other
+    processes: every file must be byte for byte what one process writes."""
+    from sim.runner import OutputOptions, run
+
+    scenario = load_scenario(["horizon_days=40", "warmup_days=5", "replications=3", *town])
+    for jobs in (1, 2):
+        run(scenario, tmp_path / str(jobs), options=OutputOptions(progress=False, plot=False, jobs=jobs))
+    for name in ("events.csv", "grids.csv", "backlog.csv"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+    import json
+    one, two = (json.loads((tmp_path / j / "summary.json").read_text()) for j in ("1", "2"))
+    assert one["metrics"] == two["metrics"] and one["stability"] == two["stability"]
+
+
+@pytest.mark.skipif(__import__("multiprocessing").get_start_method() != "fork",
+                    reason="the corrupted model reaches the workers only when they are forked")
+def test_an_invariant_broken_in_a_worker_process_reaches_the_caller(monkeypatch, tmp_path):
+    from sim.invariants import InvariantError
+    from sim.model import Model
+    from sim.runner import OutputOptions, run
+
+    honest = Model.run
+
+    def corrupted(self):
+        rec = honest(self)
+        rec.times["t_closed"][:] = -1.0  # closed before reported: breaks the order invariant
+        return rec
+
+    monkeypatch.setattr(Model, "run", corrupted)
+    scenario = load_scenario(["horizon_days=10", "warmup_days=1", "replications=2"])
+    with pytest.raises(InvariantError) as info:
+        run(scenario, tmp_path / "run", options=OutputOptions(progress=False, plot=False, jobs=2))
+    assert info.value.invariant and info.value.matter is not None
+    assert not (tmp_path / "run" / "summary.json").exists()
