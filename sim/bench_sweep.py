@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .sweep import PLAN, SUMMARY, read_plan
+from .sweep import SUMMARY, read_plan
 
 
 def time_sweep(args: Sequence[str], n_jobs: int, folder: Path) -> dict[str, Any]:

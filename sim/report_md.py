@@ -128,19 +128,29 @@ def _recovery_section(recovered: pd.DataFrame, points: Sequence[Point], study: S
            f"(also in `{RECOVERY_CSV}`):", ""]
     if not len(recovered):
         return out + ["(no surge point has both its own and its reference's results)", ""]
-    rows = []
-    for num, part in recovered.groupby("point", sort=True):
-        p = next(q for q in points if q.num == num)
-        cells = [str(num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys]]
-        for measure in MEASURES:
-            r = part[part["measure"] == measure].iloc[0]
-            text = _ci(r["mean"], r["ci95_low"], r["ci95_high"])
-            if measure == "recovery_days" and r["not_recovered"]:
-                text += f" ({int(r['not_recovered'])} replication(s) not recovered by the horizon)"
-            cells.append(text)
-        rows.append(cells)
+    def cell(measure: str, r) -> str:
+        text = _ci(r["mean"], r["ci95_low"], r["ci95_high"])
+        if measure == "recovery_days" and r["not_recovered"]:
+            text += f" ({int(r['not_recovered'])} replication(s) not recovered by the horizon)"
+        return text
+
+    rows = _point_rows(recovered, "measure", MEASURES, points, study, cell)
     header = ["point", *study.keys, *MEASURES.values()]
     return out + [_md_table(header, rows), ""]
+
+
+def _point_rows(table: pd.DataFrame, column: str, items, points: list[Point], study: StudySpec,
+                cell) -> list[list[str]]:
+    """A table row per point of ``table``: its number, its swept values, then
+    ``cell(item, row)`` for each of ``items`` (``row``: the point's row whose
+    ``column`` is the item)."""
+    rows = []
+    for num, part in table.groupby("point", sort=True):
+        p = next(q for q in points if q.num == num)
+        cells = [str(num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys]]
+        cells += [cell(item, part[part[column] == item].iloc[0]) for item in items]
+        rows.append(cells)
+    return rows
 
 
 def _point_label(p: Point, study: StudySpec) -> str:
@@ -269,15 +279,11 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
                 "mean difference [95% CI] over replication pairs; `*` marks an interval that excludes 0 "
                 "(every metric is in `paired_differences.csv`):", ""]
         header = ["point", *study.keys, *[f"Δ {metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
-        rows = []
-        for num, part in diffs.groupby("point", sort=True):
-            p = next(q for q in points if q.num == num)
-            cells = [str(num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys]]
-            for m in metrics:
-                r = part[part["metric"] == m].iloc[0]
-                star = "*" if math.isfinite(r.diff_ci95_low) and (r.diff_ci95_low > 0 or r.diff_ci95_high < 0) else ""
-                cells.append(_ci(r.diff_mean, r.diff_ci95_low, r.diff_ci95_high) + star)
-            rows.append(cells)
+        def cell(m: str, r) -> str:
+            star = "*" if math.isfinite(r.diff_ci95_low) and (r.diff_ci95_low > 0 or r.diff_ci95_high < 0) else ""
+            return _ci(r.diff_mean, r.diff_ci95_low, r.diff_ci95_high) + star
+
+        rows = _point_rows(diffs, "metric", metrics, points, study, cell)
         out += [_md_table(header, rows), ""]
     if recovered is not None and study.transient is not None:
         out += _recovery_section(recovered, points, study)
