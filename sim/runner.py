@@ -249,14 +249,15 @@ def run(
     verdicts: list[dict[str, Any]] = []
     progress = Progress(options.progress, scenario.run.replications, scenario.run.horizon_days)
     workers = _workers_per_grid(scenario, layout)
+    events_format = None  # written: csv or parquet
     with contextlib.ExitStack() as stack:
         events_fh = None
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             if options.events:  # renamed into place only if every replication succeeds
-                fmt = events_format_for(options.events_format, scenario)
-                raw = stack.enter_context(atomic_open(out / f"events.{fmt}", "wb"))
-                events_fh = EVENT_WRITERS[fmt](raw)
+                events_format = events_format_for(options.events_format, scenario)
+                raw = stack.enter_context(atomic_open(out / f"events.{events_format}", "wb"))
+                events_fh = EVENT_WRITERS[events_format](raw)
                 stack.callback(events_fh.close)  # runs before the rename, only on success paths too
         # Invariants are checked as each town or replication is simulated: a
         # violation is a bug, raised, never warned.
@@ -306,6 +307,9 @@ def run(
             "manifest": manifest(scenario.run.seed, wall, {
                 "replications": scenario.run.replications,
                 "grids": layout.n_grids,
+                "towns": layout.n_towns,
+                "events_file": None if events_format is None else f"events.{events_format}",
+                "jobs": options.jobs,
                 "random_numbers": "replication r uses SeedSequence(seed).spawn child r; "
                                   "streams keyed (r, purpose, index); arrivals per block of residents",
             }),
