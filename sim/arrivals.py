@@ -144,7 +144,9 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
             n = rng.poisson(rate_per_person_h * people_of[b] * horizon)
             if n == 0:
                 continue
-            times.append(np.sort(rng.uniform(0.0, horizon, n)))
+            t = rng.uniform(0.0, horizon, n)
+            t.sort()
+            times.append(t)
             u_rows.append(rng.random((n, N_UNIFORMS)))
             counts.append(n)
             owners.append(b)
@@ -178,17 +180,28 @@ def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births:
     horizon = scenario.run.horizon_h
     cal = scenario.calendars.workers
     per_grid = rate * scenario.staffing.workers_per_grid
+    times, u_rows, counts, owners = [], [], [], []
     for g in (range(layout.n_grids) if grids is None else grids.tolist()):
         rng = streams.stream(scenario.run.seed, replication, streams.DISCOVERY, g)
         n = rng.poisson(per_grid * horizon)
         if n == 0:
             continue
-        t = np.sort(rng.uniform(0.0, horizon, n))
-        u = rng.random((n, N_UNIFORMS))
-        if cal is not None:  # found only while on shift: keep the on-shift candidates
-            keep = cal.on_mask(t)
-            t, u = t[keep], u[keep]
-        yield births(t, u, np.full(t.size, g), True)
+        t = rng.uniform(0.0, horizon, n)
+        t.sort()
+        times.append(t)
+        u_rows.append(rng.random((n, N_UNIFORMS)))
+        counts.append(n)
+        owners.append(g)
+    if not times:
+        return
+    # Every grid's candidates at once (their nature is drawn per matter, so
+    # one call gives what a call per grid gives), in grid order.
+    t, u = np.concatenate(times), np.concatenate(u_rows)
+    grid = np.repeat(np.asarray(owners, dtype=np.int64), counts)
+    if cal is not None:  # found only while on shift: keep the on-shift candidates
+        keep = cal.on_mask(t)
+        t, u, grid = t[keep], u[keep], grid[keep]
+    yield births(t, u, grid, True)
 
 
 def generate(scenario: Scenario, layout: Layout, replication: int,
