@@ -18,7 +18,7 @@ count followed by that many sorted uniform times.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,10 +63,6 @@ class Arrivals:
 
     def __len__(self) -> int:
         return int(self.time_h.size)
-
-    def subset(self, ids: np.ndarray) -> "Arrivals":
-        """The matters ``ids`` (increasing, so still sorted by report time)."""
-        return Arrivals(*(getattr(self, f.name)[ids] for f in fields(self)))
 
 
 def block_people(layout: Layout, block_size: int) -> np.ndarray:

@@ -143,14 +143,16 @@ def bench_scale(populations: tuple[int, ...] = (300_000, 1_000_000, 3_000_000)) 
         reference = 100_000 / bare_simpy_mmc(100_000, 3, 0.9 * 3, 1.0, seed=1)[0]  # matters per second
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "sim", "town=synthetic", f"town.population={pop}",
-                                     "replications=1", "progress=false", f"hydra.run.dir={tmp}/run"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            _, status, usage = os.wait4(proc.pid, 0)
+            with open(Path(tmp) / "stderr.txt", "wb") as err:  # a file, not a pipe nobody reads while it runs
+                proc = subprocess.Popen([sys.executable, "-m", "sim", "town=synthetic", f"town.population={pop}",
+                                         "replications=1", "progress=false", f"hydra.run.dir={tmp}/run"],
+                                        stdout=subprocess.DEVNULL, stderr=err)
+                _, status, usage = os.wait4(proc.pid, 0)
             seconds = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
             if proc.returncode:
-                raise RuntimeError(f"population={pop}: exit {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+                tail = (Path(tmp) / "stderr.txt").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"population={pop}: exit {proc.returncode}: {tail}")
             summary = json.loads((Path(tmp) / "run" / "summary.json").read_text())
             events = next((Path(tmp) / "run").glob("events.*"))
             matters = summary["metrics"]["events_arrived"]["mean"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from heapq import heappush
 
 WEEK_H = 168.0
 
@@ -99,11 +100,14 @@ class ShiftClock:
     The model asks "on shift?" and "on-duty hours so far?" several times per
     task; a clock answers from two attributes set when a shift starts or ends
     instead of recomputing the calendar from the time. The boundary events
-    have SimPy's URGENT priority, so at a boundary the clock turns before any
-    other event of that instant runs: exactly ``Calendar.is_on`` at the
-    boundary times. The model's other events at shift starts (bells, resumes)
-    are scheduled at ``next_start``, the same float as the boundary, so on
-    shift is a state, never a comparison of two roundings of the same time.
+    are put in SimPy's queue at exactly the boundary times (not as a delay
+    from now, which can round an ulp away) with URGENT priority, so at a
+    boundary the clock turns before any other event of that instant runs:
+    ``Calendar.is_on`` at the boundary times. On shift is then a state, never
+    a comparison of two roundings of the same time: a server woken for the
+    next shift start (``next_start - now`` from now, which may land an ulp
+    early) that finds the clock still off is woken again for it, and lands
+    on it.
 
     Attributes:
         on: whether servers keeping this calendar are on shift now.
@@ -131,6 +135,7 @@ class ShiftClock:
         self._i = 0
         self._tick = Tick(self._turn)
         self.on = calendar.is_on(0.0)
+        self.base = self.day24 = 0.0  # set at each shift start (on_hours is asked on shift only)
         if self.on:
             self._set_day(0.0)
         self._advance()
@@ -148,7 +153,8 @@ class ShiftClock:
         self.next_start = next((t for t, on in bounds[i:i + 2] if on), math.inf)
         if i < len(bounds):
             self._tick.callbacks = [self._turn]
-            self._env.schedule(self._tick, 0, bounds[i][0] - self._env._now)  # 0 = URGENT: before other events
+            env = self._env  # env.schedule(tick, URGENT, t - now), at exactly t (SimPy 4's queue entry)
+            heappush(env._queue, (bounds[i][0], 0, next(env._eid), self._tick))
 
     def _turn(self, _event) -> None:
         t, on = self._bounds[self._i]

@@ -294,7 +294,9 @@ class Model:
 
         Servers and pools refer to each other, so a finished model is freed
         only by Python's cycle collector; at city scale, where a model per
-        town is built in turn, that would keep dead towns' arrays alive.
+        town is built in turn, that would keep dead towns' per-matter arrays
+        (the large part) alive until then. The pools themselves still wait
+        for the collector.
         """
         self.__dict__.clear()
 
@@ -376,9 +378,15 @@ def simulate_town(scenario: Scenario, layout: Layout, replication: int, town: in
     model = Model(scenario, layout, arrivals, on_progress=on_progress, towns=towns)
     del arrivals
     rec = model.run()
-    model.release()  # the records keep only their columns; the rest goes now, not at the next GC cycle
+    model.release()  # the per-matter arrays not in the records go now, not at the next GC cycle
     if check:
-        invariants.check(rec, scenario, replication=replication)
+        try:
+            invariants.check(rec, scenario, replication=replication)
+        except invariants.InvariantError as exc:
+            if town is None:
+                raise
+            raise invariants.InvariantError(  # the matter ids here are the town's own, not the city's
+                exc.invariant, f"town {town} (matter numbers within the town): {exc}", exc.matter) from None
     return rec
 
 

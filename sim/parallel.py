@@ -23,8 +23,12 @@ from .town import Layout
 
 
 def cores(jobs: int) -> int:
-    """Processes for ``jobs`` (-1: every core)."""
-    return (os.cpu_count() or 1) if jobs == -1 else jobs
+    """Processes for ``jobs`` (-1: every core this process may run on)."""
+    if jobs != -1:
+        return jobs
+    if hasattr(os, "sched_getaffinity"):  # respects CPU affinity and container limits
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=None) -> Iterator[tuple[int, Records]]:
@@ -41,28 +45,40 @@ def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=Non
                 progress.start_replication(r)
             yield r, run_replication(scenario, layout, r, on_progress=progress.update if progress else None)
         return
-    horizon_h = scenario.run.horizon_h
-    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        if layout.n_towns > 1:
-            towns = layout.n_towns
-            for r in range(n_reps):
-                if progress is not None:
-                    progress.start_replication(r)
-                city, done = CityRecords(), 0
-                calls = ((simulate_town, scenario, layout, r, t) for t in range(towns))
-                for t, rec in enumerate(_in_order(pool, calls, ahead=2 * n_jobs)):
-                    done += len(rec)
-                    city.add(rec)
-                    if progress is not None:
-                        progress.update(horizon_h, done, (t, towns))
-                yield r, city.records()
-        else:
-            calls = ((simulate_town, scenario, layout, r, None) for r in range(n_reps))
-            for r, rec in enumerate(_in_order(pool, calls, ahead=n_jobs)):
-                if progress is not None:
-                    progress.start_replication(r)
-                    progress.update(horizon_h, len(rec))
-                yield r, rec
+    pool = ProcessPoolExecutor(max_workers=n_jobs)
+    try:
+        yield from _parts(pool, scenario, layout, n_jobs, progress, scenario.run.horizon_h)
+    except BaseException:
+        # A failed part (an invariant broken, a key pressed): stop at once
+        # rather than wait for the parts already handed out.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _parts(pool: ProcessPoolExecutor, scenario: Scenario, layout: Layout, n_jobs: int, progress,
+           horizon_h: float) -> Iterator[tuple[int, Records]]:
+    n_reps = scenario.run.replications
+    if layout.n_towns == 1:  # a town: its replications in parallel
+        calls = ((simulate_town, scenario, layout, r, None) for r in range(n_reps))
+        for r, rec in enumerate(_in_order(pool, calls, ahead=n_jobs)):
+            if progress is not None:
+                progress.start_replication(r)
+                progress.update(horizon_h, len(rec))
+            yield r, rec
+        return
+    towns = layout.n_towns  # a city: each replication's towns in parallel
+    for r in range(n_reps):
+        if progress is not None:
+            progress.start_replication(r)
+        city, done = CityRecords(), 0
+        calls = ((simulate_town, scenario, layout, r, t) for t in range(towns))
+        for t, rec in enumerate(_in_order(pool, calls, ahead=2 * n_jobs)):
+            done += len(rec)
+            city.add(rec)
+            if progress is not None:
+                progress.update(horizon_h, done, (t, towns))
+        yield r, city.records()
 
 
 def _in_order(pool: ProcessPoolExecutor, calls, ahead: int):

@@ -258,7 +258,7 @@ def run(
                 events_format = events_format_for(options.events_format, scenario)
                 raw = stack.enter_context(atomic_open(out / f"events.{events_format}", "wb"))
                 events_fh = EVENT_WRITERS[events_format](raw)
-                stack.callback(events_fh.close)  # runs before the rename, only on success paths too
+                stack.callback(events_fh.close)  # runs before atomic_open renames the file (or, on failure, deletes it)
         # Invariants are checked as each town or replication is simulated: a
         # violation is a bug, raised, never warned.
         for r, rec in replications(scenario, layout, options.jobs, progress if progress.enabled else None):

@@ -292,7 +292,7 @@ class Pool:
                         m.supervised[mid] = 1  # it waited past its deadline: it was at the front
                     return mid, step, prio
         if self.waiting == 0:
-            if self._by_deadline:  # only stale entries are left: drop them
+            if self._by_deadline or self._supervised or any(self._classes):  # only stale entries: drop them
                 for q in self._classes:
                     q.clear()
                 self._by_deadline.clear()

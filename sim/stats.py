@@ -36,14 +36,17 @@ def trend_test(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Least-squares slope of ``y`` on ``x`` and the one-sided p-value of a
     positive slope (t test with n - 2 degrees of freedom): what
     ``scipy.stats.linregress(x, y, alternative="greater")`` gives, by its
-    formulas, without importing scipy.stats."""
+    formulas, without importing scipy.stats. A constant ``y`` has no trend
+    (slope 0, p = 1); ``x`` must not be constant."""
     n = len(x)
     if n < 3:
         raise ValueError(f"a trend test needs at least 3 points, got {n}")
     ssxm, ssxym, _, ssym = np.cov(x, y, bias=True).flat
+    if ssxm == 0.0:
+        raise ValueError("a trend test needs x values that are not all equal")
     slope = float(ssxym / ssxm)
     if ssym == 0.0:
-        return slope, 1.0 if ssxym == 0.0 else 0.5
+        return slope, 1.0
     r = min(1.0, max(-1.0, float(ssxym / np.sqrt(ssxm * ssym))))
     df = n - 2
     t = r * math.sqrt(df / ((1.0 - r + 1e-20) * (1.0 + r + 1e-20)))

@@ -153,17 +153,18 @@ def synthetic_units(
 def synthetic_city(
     population: int, unit_population: int, area_km2: float, people_per_town: int | None
 ) -> tuple[tuple[UnitSpec, ...], tuple[tuple[float, float], ...]]:
-    """Units and town seats of a synthetic area: equal towns on a square lattice,
-    each cut into equal villages by ``synthetic_units``.
+    """Units and town seats of a synthetic area: equal towns, each a square of
+    its share of ``area_km2``, on a square lattice centred on the origin, each
+    cut into equal villages by ``synthetic_units``.
 
     The number of towns is ``population / people_per_town`` rounded (at least
     one; ``None`` = one town). A one-town area is exactly ``synthetic_units``
     with its seat at the origin.
     """
     n_towns = 1 if people_per_town is None else max(1, int(round(population / people_per_town)))
-    side = math.sqrt(area_km2)
-    k = math.ceil(math.sqrt(n_towns))
-    cell = side / k
+    cell = math.sqrt(area_km2 / n_towns)  # each town a square of its share of the area
+    k = math.ceil(math.sqrt(n_towns))  # towns per row of the lattice (the last row may be short)
+    side = k * cell
     units: list[UnitSpec] = []
     seats: list[tuple[float, float]] = []
     for t, pop in enumerate(split_evenly(population, n_towns)):

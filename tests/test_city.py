@@ -19,15 +19,21 @@ def test_a_one_town_area_is_the_plain_synthetic_town():
         assert units == plain and seats == ((0.0, 0.0),)
 
 
-def test_towns_split_the_population_and_keep_their_villages_inside():
-    units, seats = synthetic_city(400_000, 6_000, 400.0, 100_000)
-    assert len(seats) == 4
-    pops = [sum(u.population for u in units if u.town == t) for t in range(4)]
-    assert pops == [100_000] * 4
-    side = 20.0 / 2  # 4 towns on a 2 x 2 lattice of 10 km cells
+@pytest.mark.parametrize("towns", [3, 4, 5])
+def test_towns_split_the_population_and_keep_their_villages_inside(towns):
+    """Each town is a square of its share of the area; squares do not overlap
+    and every village lies inside its own town's square."""
+    units, seats = synthetic_city(100_000 * towns, 6_000, 100.0 * towns, 100_000)
+    assert len(seats) == towns
+    pops = [sum(u.population for u in units if u.town == t) for t in range(towns)]
+    assert pops == [100_000] * towns
+    cell = 10.0  # sqrt(100 km2)
+    for i, a in enumerate(seats):
+        for b in seats[i + 1:]:
+            assert max(abs(a[0] - b[0]), abs(a[1] - b[1])) >= cell - 1e-9, (a, b)
     for u in units:
         sx, sy = seats[u.town]
-        assert abs(u.x_km - sx) < side / 2 and abs(u.y_km - sy) < side / 2, u
+        assert abs(u.x_km - sx) < cell / 2 and abs(u.y_km - sy) < cell / 2, u
     assert len({u.name for u in units}) == len(units)
 
 

@@ -259,9 +259,11 @@ def test_runner_raises_on_a_violation(monkeypatch, tmp_path, town):
         return with_times(rec, t_start=lambda c: c.__setitem__(first(~np.isnan(c)), -1.0))
 
     monkeypatch.setattr(Model, "run", corrupted)
-    with pytest.raises(InvariantError):
+    with pytest.raises(InvariantError) as info:
         runner.run(scenario, tmp_path / "run")
     assert not (tmp_path / "run" / "summary.json").exists()
+    if town:  # a city's records are checked per town: the message says which
+        assert str(info.value).startswith("town 0 ")
 
 
 def test_model_clock_lands_exactly_on_report_times():

@@ -70,6 +70,27 @@ def test_a_shift_start_that_is_no_whole_binary_fraction_is_still_a_start():
     assert t(rec, "t_start", 0) == round(24.0 + 8.3, 9) and t(rec, "t_closed", 0) == round(24.0 + 8.3 + 2.5, 9)
 
 
+@pytest.mark.parametrize("start_h, end_h", [(8.3, 17.3), (7.8, 15.1), (7.2, 15.1), (0.0, 24.0)])
+def test_any_shift_runs_to_the_horizon(start_h, end_h):
+    # Regression (both hangs): a boundary or a wake-up that lands an ulp away
+    # from the shift start must not leave a server waking itself forever.
+    # 15.1 + (31.8 - 15.1) = 31.800000000000004: a boundary scheduled as a
+    # delay landed after the server it should have let in. In a child process,
+    # so that a regression fails here instead of hanging the suite.
+    import subprocess
+    import sys
+
+    code = ("from sim.compose import load_scenario; from sim.model import run_replication; "
+            "from sim.town import build_layout; "
+            f"s = load_scenario(['horizon_days=10', 'warmup_days=1', 'calendars.workers.start_h={start_h}', "
+            f"'calendars.workers.end_h={end_h}', 'calendars.departments.start_h={start_h}', "
+            f"'calendars.departments.end_h={end_h}']); "
+            "print(len(run_replication(s, build_layout(s.town), 0)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout) > 0
+
+
 def test_urgent_matter_out_of_hours_goes_straight_to_a_team():
     # Monday 20:00, worker off shift: no triage; team drives 0.5 h, works 1 h;
     # the feedback visit waits for Tuesday 09:00.
