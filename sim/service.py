@@ -78,14 +78,13 @@ class Server:
         mid, step: the task in hand (``mid`` is -1 when there is none).
     """
 
-    __slots__ = ("pool", "index", "home", "busy_h", "duty_done", "idle_since", "idle_on_h",
+    __slots__ = ("pool", "index", "home", "duty_done", "idle_since", "idle_on_h",
                  "vacant_until", "learning_until", "mid", "step", "back_h", "tick", "finish_cbs", "resume_cbs")
 
     def __init__(self, pool: "Pool", index: int, home: object = None) -> None:
         self.pool = pool
         self.index = index
         self.home = home
-        self.busy_h = 0.0
         self.duty_done = 0.0
         self.idle_since = 0.0
         self.idle_on_h = 0.0  # on-duty hours of its calendar when it went idle
@@ -438,7 +437,6 @@ class Pool:
         overlap = end - now if now >= m.warmup_h else end - m.warmup_h
         if overlap > 0.0:
             self.busy_h += overlap
-            server.busy_h += overlap
             if self._is_worker:
                 m.grid_work_h[m.grid[mid]] += overlap
         server.mid = mid
