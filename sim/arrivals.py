@@ -134,23 +134,11 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
         blocks = np.unique(np.concatenate([np.arange(a // bsize, -(-b // bsize)) for a, b in zip(starts, ends)]))
     people_of = people.tolist()
     for start in range(0, blocks.size, _BLOCKS_PER_CHUNK):
-        times, u_rows, counts, owners = [], [], [], []
-        for b in blocks[start:start + _BLOCKS_PER_CHUNK].tolist():  # ~60,000 blocks in a city: keep it lean
-            rng = streams.stream(seed, replication, streams.ARRIVALS, b)
-            n = rng.poisson(rate_per_person_h * people_of[b] * horizon)
-            if n == 0:
-                continue
-            t = rng.uniform(0.0, horizon, n)
-            t.sort()
-            times.append(t)
-            u_rows.append(rng.random((n, N_UNIFORMS)))
-            counts.append(n)
-            owners.append(b)
-        if not times:
+        drawn = _candidates(seed, replication, streams.ARRIVALS, blocks[start:start + _BLOCKS_PER_CHUNK].tolist(),
+                            lambda b: rate_per_person_h * people_of[b] * horizon, horizon)
+        if drawn is None:
             continue
-        t = np.concatenate(times)
-        u = np.concatenate(u_rows)
-        block = np.repeat(np.asarray(owners, dtype=np.int64), counts)
+        t, u, block = drawn
         resident = block * bsize + np.floor(u[:, U_RESIDENT] * people[block]).astype(np.int64)
         if not profile.is_flat:  # Lewis-Shedler thinning: keep with probability rate(t) / bound
             keep = u[:, U_THIN] * bound < rate_multiplier(profile, t)
@@ -160,6 +148,29 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
             keep = np.isin(grid, grids)
             t, u, grid = t[keep], u[keep], grid[keep]
         yield births(t, u, grid, False)
+
+
+def _candidates(seed: int, replication: int, purpose: int, keys, mean, horizon: float):
+    """Homogeneous Poisson candidates over [0, horizon) from each key's own
+    stream (a block of residents, a grid): ``mean(key)`` of them on average,
+    each with its sorted time and its row of uniforms. Returns (times,
+    uniforms, key of each) in key order, or None when there are none.
+    ~60,000 blocks in a city-year: kept lean."""
+    times, u_rows, counts, owners = [], [], [], []
+    for key in keys:
+        rng = streams.stream(seed, replication, purpose, key)
+        n = rng.poisson(mean(key))
+        if n == 0:
+            continue
+        t = rng.uniform(0.0, horizon, n)
+        t.sort()
+        times.append(t)
+        u_rows.append(rng.random((n, N_UNIFORMS)))
+        counts.append(n)
+        owners.append(key)
+    if not times:
+        return None
+    return np.concatenate(times), np.concatenate(u_rows), np.repeat(np.asarray(owners, dtype=np.int64), counts)
 
 
 def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births: _Births,
@@ -176,24 +187,14 @@ def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births:
     horizon = scenario.run.horizon_h
     cal = scenario.calendars.workers
     per_grid = rate * scenario.staffing.workers_per_grid
-    times, u_rows, counts, owners = [], [], [], []
-    for g in (range(layout.n_grids) if grids is None else grids.tolist()):
-        rng = streams.stream(scenario.run.seed, replication, streams.DISCOVERY, g)
-        n = rng.poisson(per_grid * horizon)
-        if n == 0:
-            continue
-        t = rng.uniform(0.0, horizon, n)
-        t.sort()
-        times.append(t)
-        u_rows.append(rng.random((n, N_UNIFORMS)))
-        counts.append(n)
-        owners.append(g)
-    if not times:
-        return
     # Every grid's candidates at once (their nature is drawn per matter, so
     # one call gives what a call per grid gives), in grid order.
-    t, u = np.concatenate(times), np.concatenate(u_rows)
-    grid = np.repeat(np.asarray(owners, dtype=np.int64), counts)
+    drawn = _candidates(scenario.run.seed, replication, streams.DISCOVERY,
+                        range(layout.n_grids) if grids is None else grids.tolist(),
+                        lambda g: per_grid * horizon, horizon)
+    if drawn is None:
+        return
+    t, u, grid = drawn
     if cal is not None:  # found only while on shift: keep the on-shift candidates
         keep = cal.on_mask(t)
         t, u, grid = t[keep], u[keep], grid[keep]

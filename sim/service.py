@@ -406,10 +406,7 @@ class Pool:
                 if owed >= self.duty_block_h:  # kept from duties by matters: catch up now
                     block = self.duty_block_h
                     server.duty_done += block
-                    m = self.model  # m.window_overlap(now, block), inlined
-                    overlap = min(now + block, m.horizon_h) - max(now, m.warmup_h)
-                    if overlap > 0.0:
-                        self.duty_h += overlap
+                    self.duty_h += self.model.window_overlap(now, block)
                     self._resume_in(server, block)
                     return
         task = self._pull() if self.neighbours else self._next_task()
