@@ -31,7 +31,7 @@ from .distributions import Duration
 from .records import CityRecords, Records
 from .routing import DEPARTMENT, FEEDBACK, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, make_policy
 from .scenario import COMPLEXITIES, STEPS, Scenario
-from .service import Pool, Server, Tick
+from .service import Pool, Tick
 from .timers import TimerQueue
 from .town import Layout
 
@@ -170,7 +170,11 @@ class Model:
 
     def window_overlap(self, start: float, length: float) -> float:
         """Part of [start, start + length) inside the measurement window."""
-        return max(0.0, min(start + length, self.horizon_h) - max(start, self.warmup_h))
+        end = start + length  # max(0, min(end, horizon) - max(start, warm-up)), without three calls
+        if end > self.horizon_h:
+            end = self.horizon_h
+        x = end - (start if start >= self.warmup_h else self.warmup_h)
+        return x if x > 0.0 else 0.0
 
     # -- processes -----------------------------------------------------------
     def _start_shift_bells(self) -> None:
@@ -244,28 +248,6 @@ class Model:
         self.t_petition[mid] = self.env._now
         self.t_res_in[mid] = self.env._now
         self._grid_petitions[self.grid[mid]].submit(mid, DEPARTMENT, PRIO_NORMAL)
-
-    def start(self, pool: Pool, server: Server, mid: int, step: int, now: float, out_h: float) -> float:
-        """A server starts a step: record times, return the step's work in hours."""
-        t_start = self.t_start
-        first = t_start[mid]
-        if first != first:  # NaN: first handler
-            t_start[mid] = now
-            self.t_onsite[mid] = now + out_h
-        if self._resolving[step]:
-            self.t_hstart[mid] = now
-            self.t_honsite[mid] = now + out_h
-            self.resolver[mid] = pool.resolver_code
-        if step == DEPARTMENT and (self.escalated[mid] or pool.kind == "petitions") and self.complexity[mid] == 0:
-            work = self.work[SIMPLE][mid]  # a simple matter keeps its simple work content
-        else:
-            work = self.work[step][mid]
-        if pool._is_worker:
-            if not self._uniform_difficulty:
-                work *= self._difficulty[self.grid[mid]]
-            if server.learning_until > now:
-                work *= self._learning_factor
-        return work
 
     def _close(self, mid: int) -> None:
         now = self.env._now

@@ -39,6 +39,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
 from .calendar import Calendar, ShiftClock
+from .routing import CX_SIMPLE, DEPARTMENT, SIMPLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -79,7 +80,7 @@ class Server:
     """
 
     __slots__ = ("pool", "index", "home", "duty_done", "idle_since", "idle_on_h",
-                 "vacant_until", "learning_until", "mid", "step", "back_h", "tick", "finish_cbs", "resume_cbs")
+                 "vacant_until", "learning_until", "mid", "step", "back_h", "trips", "tick", "callbacks")
 
     def __init__(self, pool: "Pool", index: int, home: object = None) -> None:
         self.pool = pool
@@ -93,12 +94,15 @@ class Server:
         self.mid = -1
         self.step = -1
         self.back_h = 0.0
-        # The server's one event and its two callback lists, built once and
-        # reused for every task (the loop never changes a callback list).
+        # Travel per step to a matter at ``home`` ((out, back) hours, indexed
+        # by step), when the pool's travel function is known to give that
+        # for every such matter; None: always ask the travel function.
+        self.trips: tuple[tuple[float, float], ...] | None = None
+        # The server's one event and its callback list, built once and reused
+        # for every task and wait (the loop never changes a callback list).
         # partial calls the pool's method from C: one Python frame, not two.
         self.tick = Tick()
-        self.finish_cbs = [partial(pool._finish, self)]
-        self.resume_cbs = [partial(pool._next, self)]
+        self.callbacks = [partial(pool._next, self)]
 
 
 class Pool:
@@ -175,7 +179,7 @@ class Pool:
     def _resume_in(self, server: Server, delay: float) -> None:
         """Wake ``server`` after ``delay`` hours to look for work (its one pending event)."""
         tick = server.tick
-        tick.callbacks = server.resume_cbs
+        tick.callbacks = server.callbacks
         heappush(self._queue, (self.env._now + delay, 1, next(self._eid), tick))  # 1 = NORMAL priority
 
     def on_shift(self) -> bool:
@@ -215,9 +219,10 @@ class Pool:
                     m.on_queued(self, mid, step, tok)
                 return
             self._to_heaps()
-        classes = self._classes
-        (classes[priority] if priority < len(classes) else self._class(priority)).append(
-            (priority, seq, mid, tok, step))
+        try:
+            self._classes[priority].append((priority, seq, mid, tok, step))
+        except IndexError:  # the first task of a new priority class
+            self._class(priority).append((priority, seq, mid, tok, step))
         heappush(self._by_deadline, (deadline, seq, mid, tok, step, priority))
         self.waiting += 1
         if m.queue_hooks:
@@ -298,7 +303,9 @@ class Pool:
                 self._supervised.clear()
             return None
         token = self.model.token
-        self._promote_overdue(mark_supervised)
+        dl = self._by_deadline
+        if dl and dl[0][0] <= self.env._now:
+            self._promote_overdue(mark_supervised)
         sup = self._supervised
         while sup:
             _, _, mid, tok, step, prio = heappop(sup)
@@ -381,7 +388,17 @@ class Pool:
 
     # -- server state machine ------------------------------------------------
     def _next(self, server: Server, _event=None) -> None:
-        """A free server looks for work: shift, vacancy and duties first."""
+        """The server's event fired (its task ended, or a wait is over), or an
+        idle server is called: finish the task in hand, then look for work
+        (shift, vacancy and duties first)."""
+        mid = server.mid
+        if mid >= 0:  # the task in hand has ended (one callback for both events: a call less per task)
+            server.mid = -1
+            self.model.route(mid, server.step)  # the model records the step's end and sends the matter on
+            if server.back_h > 0.0:  # drive back to base before taking more work
+                back, server.back_h = server.back_h, 0.0
+                self._resume_in(server, back)
+                return
         now = self.env._now
         if not self._plain or server.vacant_until > now:
             if server.vacant_until > now:
@@ -421,11 +438,31 @@ class Pool:
     def _start(self, server: Server, mid: int, step: int) -> None:
         m = self.model
         now = self.env._now  # the property costs a call per task; this is the hot path
-        if self.travel_h is not None:
-            out_h, back_h = self.travel_h(server, mid, step)
-        else:
+        if self.travel_h is None:
             out_h = back_h = 0.0
-        work = m.start(self, server, mid, step, now, out_h)
+        elif server.trips is not None and m.grid[mid] == server.home:  # the common case, without a call
+            out_h, back_h = server.trips[step]
+        else:
+            out_h, back_h = self.travel_h(server, mid, step)
+        # What the model records when a step starts, and the step's work
+        # (the model's bookkeeping, inlined here: it runs for every task).
+        t_start = m.t_start
+        if t_start[mid] != t_start[mid]:  # NaN: the matter's first handler
+            t_start[mid] = now
+            m.t_onsite[mid] = now + out_h
+        if m._resolving[step]:
+            m.t_hstart[mid] = now
+            m.t_honsite[mid] = now + out_h
+            m.resolver[mid] = self.resolver_code
+        if step == DEPARTMENT and m.complexity[mid] == CX_SIMPLE and (m.escalated[mid] or self.kind == "petitions"):
+            work = m.work[SIMPLE][mid]  # a simple matter keeps its simple work content
+        else:
+            work = m.work[step][mid]
+        if self._is_worker:
+            if not m._uniform_difficulty:
+                work *= m._difficulty[m.grid[mid]]
+            if server.learning_until > now:
+                work *= m._learning_factor
         # the part of the busy period inside the measurement window:
         # min(now + busy, horizon) - max(now, warm-up), without two calls
         end = now + (out_h + work + back_h)
@@ -440,18 +477,8 @@ class Pool:
         server.step = step
         server.back_h = back_h
         tick = server.tick
-        tick.callbacks = server.finish_cbs
+        tick.callbacks = server.callbacks
         heappush(self._queue, (now + (out_h + work), 1, next(self._eid), tick))  # as env.schedule(tick, NORMAL, ...)
-
-    def _finish(self, server: Server, _event=None) -> None:
-        mid, step = server.mid, server.step
-        server.mid = -1
-        self.model.route(mid, step)  # the model records the step's end and sends the matter on
-        if server.back_h > 0.0:  # drive back to base before taking more work
-            back, server.back_h = server.back_h, 0.0
-            self._resume_in(server, back)
-        else:
-            self._next(server)
 
     def _credit_idle_duty(self, server: Server, now: float) -> None:
         """Idle time on shift is spent on duties, up to what is owed."""
@@ -460,7 +487,9 @@ class Pool:
             on_now, on_then = clock.on_hours(now), server.idle_on_h
         else:
             on_now, on_then = now, server.idle_since
-        credit = min(on_now - on_then, self.duty_share * on_now - server.duty_done)
+        credit, owed = on_now - on_then, self.duty_share * on_now - server.duty_done
+        if owed < credit:  # min(idle time, what is owed)
+            credit = owed
         if credit > 0.0:
             server.duty_done += credit
             self.duty_h += self.model.window_overlap(now - credit, credit)

@@ -21,6 +21,7 @@ import math
 from typing import TYPE_CHECKING
 
 from .routing import FEEDBACK, SIMPLE
+from .scenario import STEPS
 from .service import Pool, Server
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,24 +31,29 @@ MEAN_DISTANCE_UNIT_SQUARE = (2.0 + math.sqrt(2.0) + 5.0 * math.log(1.0 + math.sq
 
 
 def _travel_fn(model: "Model"):
+    """The pools' travel function, and each home grid's trips per step (or None, None)."""
     spec = model.scenario.travel
     if spec.worker_speed_kmh is None:
-        return None
+        return None, None
     k = spec.road_factor * MEAN_DISTANCE_UNIT_SQUARE / spec.worker_speed_kmh
     area = model.layout.grid_area_km2.tolist()
     own = [k * math.sqrt(a) for a in area]
     grid = model.grid
 
-    def travel_h(server: Server, mid: int, step: int) -> tuple[float, float]:
+    def trip(home: int, g: int, step: int) -> tuple[float, float]:
         if step != SIMPLE and step != FEEDBACK:
             return 0.0, 0.0
-        g = grid[mid]
-        home = server.home
         if g == home:
             return own[g], 0.0
-        return k * math.sqrt(area[g] + area[home]), 0.0  # type: ignore[index]
+        return k * math.sqrt(area[g] + area[home]), 0.0
 
-    return travel_h
+    def travel_h(server: Server, mid: int, step: int) -> tuple[float, float]:
+        return trip(server.home, grid[mid], step)  # type: ignore[arg-type]
+
+    def trips(home: int) -> tuple[tuple[float, float], ...]:
+        return tuple(trip(home, home, step) for step in range(len(STEPS)))
+
+    return travel_h, trips
 
 
 def build_pools(model: "Model") -> tuple[list[Pool], list[Pool]]:
@@ -56,7 +62,8 @@ def build_pools(model: "Model") -> tuple[list[Pool], list[Pool]]:
     scenario = model.scenario
     staffing = scenario.staffing
     per_grid = staffing.workers_per_grid
-    options = dict(travel_h=_travel_fn(model), calendar=scenario.calendars.workers,
+    travel_h, trips = _travel_fn(model)
+    options = dict(travel_h=travel_h, calendar=scenario.calendars.workers,
                    duty_share=scenario.duties.share, duty_block_h=scenario.duties.block_h)
     pools: list[Pool] = []
     grid_pool: list[Pool] = [None] * layout.n_grids  # type: ignore[list-item]  # None: a town not simulated
@@ -75,4 +82,8 @@ def build_pools(model: "Model") -> tuple[list[Pool], list[Pool]]:
                 grid_pool[g] = pool
     else:  # validated in sim.config; kept for direct users of the model
         raise ValueError(f"staffing.pooling={staffing.pooling!r}: expected 'grid' or 'unit'")
+    if trips is not None:  # the trips to matters in a worker's own grid, looked up without a call
+        for pool in pools:
+            for server in pool.servers:
+                server.trips = trips(server.home)  # type: ignore[arg-type]
     return pools, grid_pool
