@@ -157,8 +157,7 @@ def _candidates(seed: int, replication: int, purpose: int, keys, mean, horizon: 
     uniforms, key of each) in key order, or None when there are none.
     ~60,000 blocks in a city-year: kept lean."""
     times, u_rows, counts, owners = [], [], [], []
-    for key in keys:
-        rng = streams.stream(seed, replication, purpose, key)
+    for key, rng in streams.keyed(seed, replication, purpose, keys):
         n = rng.poisson(mean(key))
         if n == 0:
             continue

@@ -32,3 +32,117 @@ def stream(seed: int, replication: int, purpose: int, index: int = 0) -> np.rand
     """An independent generator for one purpose and index within a replication."""
     ss = np.random.SeedSequence(seed, spawn_key=(replication, purpose, index))
     return np.random.Generator(np.random.PCG64(ss))
+
+
+# -- many keyed streams at once ------------------------------------------------
+# A city-year draws from ~60,000 block streams. Building each one as
+# ``stream`` does costs ~14 us, most of it NumPy's per-object overhead in
+# SeedSequence and PCG64; the arithmetic itself is a few dozen 32-bit
+# operations. ``keyed`` below runs SeedSequence's algorithm (O'Neill's
+# seed_seq, which NumPy's stream-compatibility policy keeps fixed) on all keys
+# at once and sets one PCG64's state per key: the same generators, bit for
+# bit. ``_fast_path_agrees`` compares both routes once per process and falls
+# back to ``stream`` if they ever differ.
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R = 0xCA01F9DD, 0x4973F715
+_POOL = 4
+_MASK32, _MASK128 = (1 << 32) - 1, (1 << 128) - 1
+_PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341  # PCG_DEFAULT_MULTIPLIER_128
+
+
+def _words(x: int) -> list[int]:
+    """A non-negative int as little-endian 32-bit words (as SeedSequence coerces it)."""
+    out = [x & _MASK32]
+    x >>= 32
+    while x:
+        out.append(x & _MASK32)
+        x >>= 32
+    return out
+
+
+def _hashmix(value: np.ndarray, hash_const: list[int]) -> np.ndarray:
+    value = value ^ np.uint32(hash_const[0])
+    hash_const[0] = (hash_const[0] * _MULT_A) & _MASK32
+    value = value * np.uint32(hash_const[0])
+    return value ^ (value >> np.uint32(16))
+
+
+def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    result = np.uint32(_MIX_L) * x - np.uint32(_MIX_R) * y
+    return result ^ (result >> np.uint32(16))
+
+
+def _pcg64_states(seed: int, spawn_prefix: tuple[int, ...], keys: np.ndarray) -> list[tuple[int, int]]:
+    """PCG64 (state, inc) of ``PCG64(SeedSequence(seed, spawn_key=(*spawn_prefix, key)))`` per key < 2**32."""
+    run = _words(seed)
+    run += [0] * (_POOL - len(run))  # SeedSequence pads the entropy to the pool size when spawned
+    fixed = run + [w for k in spawn_prefix for w in _words(k)]
+    n = keys.size
+    entropy = [np.full(n, w, dtype=np.uint32) for w in fixed] + [keys.astype(np.uint32)]
+    with np.errstate(over="ignore"):
+        hc = [_INIT_A]
+        mixer = [_hashmix(entropy[i] if i < len(entropy) else np.zeros(n, np.uint32), hc) for i in range(_POOL)]
+        for src in range(_POOL):
+            for dst in range(_POOL):
+                if src != dst:
+                    mixer[dst] = _mix(mixer[dst], _hashmix(mixer[src], hc))
+        for src in range(_POOL, len(entropy)):
+            for dst in range(_POOL):
+                mixer[dst] = _mix(mixer[dst], _hashmix(entropy[src], hc))
+        # generate_state(4, uint64): 8 words cycling over the pool, paired little-endian.
+        hb = _INIT_B
+        words = []
+        for i in range(8):
+            value = mixer[i % _POOL] ^ np.uint32(hb)
+            hb = (hb * _MULT_B) & _MASK32
+            value = value * np.uint32(hb)
+            words.append((value ^ (value >> np.uint32(16))).astype(np.uint64))
+    w64 = [(words[2 * j] | (words[2 * j + 1] << np.uint64(32))).tolist() for j in range(4)]
+    out = []
+    for s_hi, s_lo, i_hi, i_lo in zip(*w64):
+        # pcg_setseq_128_srandom_r(initstate = s, initseq = i)
+        inc = ((((i_hi << 64) | i_lo) << 1) | 1) & _MASK128
+        state = (inc + ((s_hi << 64) | s_lo)) & _MASK128  # state 0 stepped once, plus initstate
+        state = (state * _PCG_MULT + inc) & _MASK128
+        out.append((state, inc))
+    return out
+
+
+def keyed(seed: int, replication: int, purpose: int, keys):
+    """Yield ``(key, generator)`` with generator equal to ``stream(seed,
+    replication, purpose, key)`` for each key, in order.
+
+    The generator yielded is one object, re-seeded for each key: use it
+    before asking for the next key.
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    if keys.size == 0:
+        return
+    if not (_fast_path_agrees() and keys.min() >= 0 and keys.max() <= _MASK32 and seed >= 0):
+        for key in keys.tolist():
+            yield key, stream(seed, replication, purpose, key)
+        return
+    bitgen = np.random.PCG64(0)
+    rng = np.random.Generator(bitgen)
+    value = {"bit_generator": "PCG64", "state": {"state": 0, "inc": 0}, "has_uint32": 0, "uinteger": 0}
+    inner = value["state"]
+    for key, (state, inc) in zip(keys.tolist(), _pcg64_states(seed, (replication, purpose), keys)):
+        inner["state"], inner["inc"] = state, inc
+        bitgen.state = value
+        yield key, rng
+
+
+_AGREES: bool | None = None
+
+
+def _fast_path_agrees() -> bool:
+    """Whether ``_pcg64_states`` matches NumPy's own seeding here (checked once)."""
+    global _AGREES
+    if _AGREES is None:
+        cases = [(0, (0, 0), 0), (12345, (3, 1), 987), ((1 << 40) + 7, (2, 0), (1 << 32) - 1)]
+        _AGREES = all(
+            _pcg64_states(s, pre, np.asarray([k]))[0] == tuple(
+                np.random.PCG64(np.random.SeedSequence(s, spawn_key=(*pre, k))).state["state"][f]
+                for f in ("state", "inc"))
+            for s, pre, k in cases)
+    return _AGREES
