@@ -133,8 +133,8 @@ class Model:
                 pool.clock = clocks[pool.calendar]
         self._escalation_timers = TimerQueue(self.env, self._escalate, self._still_queued)
         # Whether a queued task needs on_queued at all (escalation or patience timers).
-        self.queue_hooks = ((self.policy.escalate_after_h is not None and self.has_step[DEPARTMENT])
-                            or self._patience is not None)
+        self._escalate_h = self.policy.escalate_after_h if self.has_step[DEPARTMENT] else None
+        self.queue_hooks = self._escalate_h is not None or self._patience is not None
         sat = scenario.satisfaction
         penalty = 0.0 if self.has_step[FEEDBACK] else sat.no_feedback_penalty
         self._sat = (sat.on_time - penalty, sat.floor - penalty, sat.decay_h)
@@ -215,8 +215,8 @@ class Model:
 
     def on_queued(self, pool: Pool, mid: int, step: int, token: int) -> None:
         """A task had to wait: set its escalation and patience timers."""
-        h = self.policy.escalate_after_h
-        if h is not None and step == SIMPLE and pool._is_worker and self.has_step[DEPARTMENT]:
+        h = self._escalate_h
+        if h is not None and step == SIMPLE and pool._is_worker:
             self._escalation_timers.add(self.report[mid] + h, (mid, token, pool))
         if self._patience is not None and self.t_start[mid] != self.t_start[mid]:
             self._waiting_in[mid] = pool.index

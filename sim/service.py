@@ -430,7 +430,7 @@ class Pool:
         if task is None:
             server.idle_since = now
             if self.duty_share > 0.0 and self.clock is not None:
-                server.idle_on_h = self.clock.on_hours(now)  # going idle happens on shift only
+                server.idle_on_h = on_h  # clock.on_hours(now), computed above (going idle happens on shift only)
             self.idle.append(server)
         else:
             self._start(server, task[0], task[1])
