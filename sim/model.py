@@ -16,6 +16,8 @@ and the ``Arrivals`` of one replication, and returns ``Records``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 from array import array
 from functools import partial
@@ -268,7 +270,8 @@ class Model:
     # -- running -------------------------------------------------------------
     def run(self) -> Records:
         """Simulate to the horizon and return the records."""
-        self._run_until(self.horizon_h)
+        with _cycle_collector_paused():
+            self._run_until(self.horizon_h)
         return Records.from_model(self)
 
     def release(self) -> None:
@@ -345,6 +348,26 @@ class Model:
 
 def _fire(callback, args, _event) -> None:
     callback(*args)
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused():
+    """Pause Python's cycle collector while a model runs (reference counting still frees memory).
+
+    The run allocates and frees queue entries by the million but makes no
+    reference cycles that outlive an event: pools, servers and their events
+    are built before it starts, and a processed event drops its callbacks.
+    The collector would only walk the same live objects again and again
+    (5% of the run's instructions under valgrind); it resumes afterwards, as
+    it was, and finds next to nothing (a few thousand objects in a city-year).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def simulate_town(scenario: Scenario, layout: Layout, replication: int, town: int | None,
