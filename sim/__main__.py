@@ -27,7 +27,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, build_job
-from .runner import format_table, run
 from .sweep import record_failure, run_point, sweep_control
 
 
@@ -71,6 +70,8 @@ def main(cfg: DictConfig) -> None:
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
         _fail(f"invalid config: {exc}")
+    from .runner import format_table, run  # not at the top: a sweep's main process never simulates
+
     out_dir = HydraConfig.get().runtime.output_dir
     result = run(scenario, out_dir, container, options)
     print(format_table(result.summary))

@@ -11,6 +11,13 @@ Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
   any point failed, the command then exits with status 1 (the report and
   every other point's results are written first).
 
+With the joblib launcher on more than one core, ``on_multirun_end`` hands
+the report to the launcher's own worker processes (``worker_pool``), which
+have pandas and matplotlib loaded already, and they draw its figures one
+file format each: the main process alone would leave the other cores idle
+while it imports them and draws. The main process itself never imports
+pandas, scipy or matplotlib then.
+
 Hydra calls ``on_multirun_end`` only when no job raised; ``sim.sweep`` makes
 sure a failing point is recorded instead of raised.
 """
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +37,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from .report import Calls, write_report
 from .study import parse_study
 from .sweep import FAILED, RESUME_KEY, override_key, write_plan
 
@@ -76,6 +85,48 @@ def default_config(config_name: str | None) -> dict[str, Any] | None:
     return container
 
 
+def worker_pool(config: DictConfig) -> Calls | None:
+    """The joblib launcher's worker processes, to run ``(function, *args)`` calls in.
+
+    A joblib call made with exactly the launcher's settings gets the same
+    loky processes that ran the points: loky keeps its pool alive between
+    calls (idle workers quit after 5 minutes) and reuses it when the settings
+    match. ``None`` for a launcher other than joblib, or when joblib runs the
+    jobs one at a time in this process (``n_jobs=1``).
+    """
+    launcher = config.hydra.launcher
+    if "JoblibLauncher" not in str(launcher.get("_target_", "")):
+        return None
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    settings = OmegaConf.to_container(launcher, resolve=True)
+    assert isinstance(settings, dict)
+    settings.pop("_target_", None)
+    settings["backend"] = "loky"  # what the launcher does with them (hydra_joblib_launcher._core.launch)
+    process_joblib_cfg(settings)
+    if effective_n_jobs(settings.get("n_jobs")) == 1:
+        return None
+
+    def run(calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        return Parallel(**settings)(delayed(fn)(*args) for fn, *args in calls)
+
+    return run
+
+
+def stop_workers() -> None:
+    """Stop the joblib launcher's worker processes now, at the end of a sweep.
+
+    Left alone, they are stopped when this process exits, and each first
+    takes about half a second to unload pandas, scipy and matplotlib, while
+    the user waits. Idle, with every point and figure written, they hold
+    nothing worth that: they are killed.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor(reuse=True).shutdown(wait=True, kill_workers=True)
+
+
 class SweepReport(Callback):
     """Write the sweep plan at the start and the aggregated report at the end."""
 
@@ -92,14 +143,16 @@ class SweepReport(Callback):
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from .report import write_report  # matplotlib and pandas only once the points are done
-
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        pool = worker_pool(config)
         try:
-            path = write_report(sweep_dir)
+            path = write_report(sweep_dir, pool)
         except Exception:
             log.exception(f"the sweep report failed; retry with: python -m sim.report {sweep_dir}")
             raise
+        finally:
+            if pool is not None:
+                stop_workers()
         log.info(f"sweep report: {path} (with sweep_summary.csv and figures)")
         failed = sorted(p.parent.name for p in sweep_dir.glob(f"*/{FAILED}"))
         if failed:

@@ -50,7 +50,7 @@ from .scenario import (
     TownSpec,
     UnitSpec,
 )
-from .runner import OutputOptions
+from .output import OutputOptions
 from .town import grids_in_unit, synthetic_city
 
 TOWN_KINDS = ("units", "synthetic")

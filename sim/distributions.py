@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from .scenario import DistSpec
 
@@ -56,6 +55,11 @@ class Duration:
         cv = float(s.cv)  # type: ignore[arg-type]
         if cv == 0.0:
             return np.full(np.shape(u), m)
+        # Imported here, not with the module: the config validation imports
+        # this module for its family names, and a sweep's main process, which
+        # validates but never draws, need not pay scipy's 0.3 s start-up.
+        from scipy import special
+
         if s.dist == "lognormal":
             sigma2 = math.log1p(cv * cv)
             mu = math.log(m) - sigma2 / 2.0

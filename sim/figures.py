@@ -7,8 +7,10 @@
 * ``backlog``: mean backlog over time at each point (from each point's
   ``backlog.csv``), for studies about transients such as a surge.
 
-Every figure is written as PNG and SVG, titled with the study's question,
-and says in a footnote what the error bars are and which points are missing.
+Every figure is written as PNG and SVG (``formats`` can ask for one: the
+report draws each format in a process of its own when it has a pool), titled
+with the study's question, and says in a footnote what the error bars are
+and which points are missing.
 """
 
 from __future__ import annotations
@@ -116,8 +118,8 @@ def _add_footnote(fig, text: str) -> None:
     fig.text(0.01, -0.005, text, fontsize=7.5, color="dimgrey", va="top", ha="left")
 
 
-def _save(fig, out_dir: Path, stem: str) -> list[Path]:
-    paths = [out_dir / f"{stem}.{fmt}" for fmt in FORMATS]
+def _save(fig, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
+    paths = [out_dir / f"{stem}.{fmt}" for fmt in formats]
     for path in paths:
         with atomic_open(path, "wb") as fh:
             fig.savefig(fh, format=path.suffix.lstrip("."), dpi=150, bbox_inches="tight")
@@ -133,7 +135,8 @@ def _panels(n: int) -> tuple[int, int]:
     return math.ceil(n / 3), 3
 
 
-def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike) -> list[Path]:
+def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike,
+                   formats: Sequence[str] = FORMATS) -> list[Path]:
     """Key metrics against the first swept key, a line per value of the second."""
     out_dir = Path(out_dir)
     x_key = study.keys[0]
@@ -198,10 +201,11 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
                    ncol=min(len(labels), 4), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.62 if handles else 0.4) / height))
     _add_footnote(fig, _footnote(table, study))
-    return _save(fig, out_dir, "metrics")
+    return _save(fig, out_dir, "metrics", formats)
 
 
-def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike) -> list[Path]:
+def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike,
+                   formats: Sequence[str] = FORMATS) -> list[Path]:
     """For two swept keys: each key metric's mean on the grid of their values."""
     out_dir = Path(out_dir)
     x_key, y_key = study.keys[0], study.keys[1]
@@ -244,11 +248,12 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
                        "sweep_summary.csv); 'failed' marks a point without results; 'unstable' a point whose "
                        "backlog grows all run.")
-    return _save(fig, out_dir, "heatmap")
+    return _save(fig, out_dir, "heatmap", formats)
 
 
 def backlog_figure(series: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike,
-                   warmup_days: float | None = None, smooth_days: int = 7) -> list[Path]:
+                   warmup_days: float | None = None, smooth_days: int = 7,
+                   formats: Sequence[str] = FORMATS) -> list[Path]:
     """Backlog over time at each point; with a surge, also the excess over its reference.
 
     Colour shows the first swept key other than the surge's, line style the
@@ -262,6 +267,7 @@ def backlog_figure(series: pd.DataFrame, study: StudySpec, out_dir: str | os.Pat
         out_dir: where to write ``backlog.png`` and ``backlog.svg``.
         warmup_days: shade the warm-up.
         smooth_days: width of the moving average, in days.
+        formats: the file formats to save (default PNG and SVG).
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -324,4 +330,4 @@ def backlog_figure(series: pd.DataFrame, study: StudySpec, out_dir: str | os.Pat
     fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8.5, frameon=False)
     legend_in = 0.2 * math.ceil(len(handles) / 2) + 0.15  # inches taken by the legend
     fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
-    return _save(fig, out_dir, "backlog")
+    return _save(fig, out_dir, "backlog", formats)

@@ -17,9 +17,22 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What a run writes besides the summary (``output.*``, ``progress`` and ``jobs`` in the config)."""
+
+    events: bool = True
+    events_format: str = "auto"  # csv, parquet, or auto (see sim.runner.events_format_for)
+    backlog_step_h: float = 24.0
+    plot: bool = True
+    progress: bool = True
+    jobs: int = 1  # processes for the run's independent parts (sim.parallel); -1 = every core
+
 
 PACKAGES = ("gridgov", "simpy", "numpy", "scipy", "pandas", "matplotlib", "hydra-core", "omegaconf")
 

@@ -1,8 +1,8 @@
 """The report of a sweep: ``sweep_summary.csv``, figures and ``report.md``.
 
 ``python -m sim.report SWEEP_DIR`` aggregates a sweep folder: a finished one
-(the sweep's Hydra callback runs exactly this command when the sweep ends),
-an interrupted one, or one with failed points. It writes, into the folder:
+(the sweep's Hydra callback does exactly this when the sweep ends), an
+interrupted one, or one with failed points. It writes, into the folder:
 
 * ``sweep_summary.csv``: one row per point and metric: ``point``, the swept
   keys, ``metric, mean, ci95_low, ci95_high, replications, status``;
@@ -13,6 +13,15 @@ an interrupted one, or one with failed points. It writes, into the folder:
   simulation studies: objectives, logic, data and assumptions,
   experimentation, results, implementation, reproduction.
 
+The work comes in two steps that a pool of processes can share:
+``prepare_report`` writes the tables and composes the text of ``report.md``,
+then ``draw_figure`` draws each figure from the saved tables. Drawing is most
+of the time (a figure saved as PNG takes about as long as the same figure
+saved as SVG), so ``write_report`` given a pool (the sweep's own worker
+processes, see ``sim.callbacks``) draws every format of every figure as a
+task of its own; without one it draws each figure once and saves it in
+every format. ``report.md`` is written last, once every figure is saved.
+
 The exit status is 0 when a report was written, even if points failed (the
 report says which), and 2 when the folder holds no sweep.
 """
@@ -20,31 +29,64 @@ report says which), and 2 when the folder holds no sweep.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
-
-from . import figures
-from .aggregate import baseline_point, load_points, paired_differences, summary_table, swept_keys
 from .output import atomic_open
-from .recovery import RECOVERY_CSV, SERIES_CSV, recovery
-from .report_md import build_report
-from .study import parse_study
-from .sweep import read_plan
+from .study import StudySpec
 
 SUMMARY_CSV = "sweep_summary.csv"
 DIFF_CSV = "paired_differences.csv"
 REPORT_MD = "report.md"
 
+Calls = Callable[[Sequence[tuple[Any, ...]]], list[Any]]
+"""Runs calls given as ``(function, *args)`` tuples, perhaps in other
+processes, and returns their results in order."""
 
-def write_report(sweep_dir: str | Path) -> Path:
-    """Aggregate a sweep folder; return the path of ``report.md``.
+
+@dataclass(frozen=True)
+class FigureJob:
+    """One figure of the report, to be drawn from the sweep's saved tables.
+
+    Attributes:
+        kind: ``metrics``, ``heatmap`` or ``backlog``; also the files' name
+            (``<kind>.<format>``).
+        study: the study (title, swept keys, metrics, the surge).
+        formats: the file formats to save it in.
+        warmup_days: the warm-up shaded on the backlog figure.
+    """
+
+    kind: str
+    study: StudySpec
+    formats: tuple[str, ...]
+    warmup_days: float | None = None
+
+    def files(self, sweep_dir: Path) -> list[Path]:
+        return [sweep_dir / f"{self.kind}.{fmt}" for fmt in self.formats]
+
+
+def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
+    """Write the sweep's tables; return the text of ``report.md`` and the figures it shows.
 
     Raises:
         FileNotFoundError: the folder holds no sweep points.
     """
+    # pandas and matplotlib are imported where the work is done, not with the
+    # module: a sweep's main process hands this work to its worker processes,
+    # which have them loaded already.
+    import pandas as pd
+
+    from .aggregate import baseline_point, load_points, paired_differences, summary_table, swept_keys
+    from .figures import FORMATS
+    from .recovery import RECOVERY_CSV, SERIES_CSV, recovery
+    from .report_md import build_report
+    from .study import parse_study
+    from .sweep import read_plan
+
     sweep_dir = Path(sweep_dir)
     plan = read_plan(sweep_dir) or {}
     points = load_points(sweep_dir) if sweep_dir.is_dir() else []
@@ -62,13 +104,12 @@ def write_report(sweep_dir: str | Path) -> Path:
     with atomic_open(sweep_dir / DIFF_CSV) as fh:
         diffs.to_csv(fh, index=False, float_format="%.6g")
 
-    # Figures read the saved table, as any later reader would.
-    saved = pd.read_csv(sweep_dir / SUMMARY_CSV)
-    files: list[Path] = []
-    if study.keys and "metrics" in study.figures and (saved["status"] == "finished").any():
-        files += figures.metrics_figure(saved, study, sweep_dir)
-    if len(study.keys) >= 2 and "heatmap" in study.figures and (saved["status"] == "finished").any():
-        files += figures.heatmap_figure(saved, study, sweep_dir)
+    jobs: list[FigureJob] = []
+    finished = (table["status"] == "finished").any()
+    if study.keys and "metrics" in study.figures and finished:
+        jobs.append(FigureJob("metrics", study, FORMATS))
+    if len(study.keys) >= 2 and "heatmap" in study.figures and finished:
+        jobs.append(FigureJob("heatmap", study, FORMATS))
     recovered = None
     if study.transient is not None or "backlog" in study.figures:
         series, recovered = recovery(points, study.keys, study.transient)
@@ -77,12 +118,59 @@ def write_report(sweep_dir: str | Path) -> Path:
         if study.transient is not None:
             with atomic_open(sweep_dir / RECOVERY_CSV) as fh:
                 recovered.to_csv(fh, index=False, float_format="%.6g")
-        saved_series = pd.read_csv(sweep_dir / SERIES_CSV)
-        if "backlog" in study.figures and len(saved_series):
+        if "backlog" in study.figures and len(pd.read_csv(sweep_dir / SERIES_CSV)):
             cfg = next(p.config for p in points if p.status == "finished")
-            files += figures.backlog_figure(saved_series, study, sweep_dir, warmup_days=cfg.get("warmup_days"))
+            jobs.append(FigureJob("backlog", study, FORMATS, warmup_days=cfg.get("warmup_days")))
 
+    files = [f for job in jobs for f in job.files(sweep_dir)]
     text = build_report(sweep_dir, study, points, table, diffs, base, files, plan, recovered)
+    return text, jobs
+
+
+def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:
+    """Draw one figure of the report from the saved tables; return its files."""
+    import pandas as pd  # as in prepare_report: where the work is done
+
+    from . import figures
+    from .recovery import SERIES_CSV
+
+    sweep_dir = Path(sweep_dir)
+    # Figures read the saved tables, as any later reader would.
+    if job.kind == "backlog":
+        series = pd.read_csv(sweep_dir / SERIES_CSV)
+        files = figures.backlog_figure(series, job.study, sweep_dir, warmup_days=job.warmup_days,
+                                       formats=job.formats)
+    else:
+        draw = {"metrics": figures.metrics_figure, "heatmap": figures.heatmap_figure}[job.kind]
+        files = draw(pd.read_csv(sweep_dir / SUMMARY_CSV), job.study, sweep_dir, formats=job.formats)
+    assert files == job.files(sweep_dir), (files, job)  # report.md links the files by these names
+    return files
+
+
+def _here(calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+    return [fn(*args) for fn, *args in calls]
+
+
+def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
+    """Aggregate a sweep folder; return the path of ``report.md``.
+
+    Args:
+        sweep_dir: the sweep folder.
+        pool: runs the steps in other processes (``Calls``), each format of
+            each figure in a task of its own; ``None``: all in this process,
+            each figure drawn once.
+
+    Raises:
+        FileNotFoundError: the folder holds no sweep points.
+    """
+    sweep_dir = Path(sweep_dir)
+    if pool is None:
+        text, jobs = prepare_report(sweep_dir)
+        _here([(draw_figure, sweep_dir, job) for job in jobs])
+    else:
+        [(text, jobs)] = pool([(prepare_report, sweep_dir)])
+        pool([(draw_figure, sweep_dir, dataclasses.replace(job, formats=(fmt,)))
+              for job in jobs for fmt in job.formats])
     with atomic_open(sweep_dir / REPORT_MD) as fh:
         fh.write(text)
     return sweep_dir / REPORT_MD
@@ -90,6 +178,8 @@ def write_report(sweep_dir: str | Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.report SWEEP_DIR``: (re)write a sweep folder's summary, figures and report."""
+    from .aggregate import load_points
+
     parser = argparse.ArgumentParser(prog="python -m sim.report", description=main.__doc__)
     parser.add_argument("sweep_dir", help="a sweep folder (hydra.sweep.dir of a `python -m sim -m ...` run)")
     args = parser.parse_args(argv)

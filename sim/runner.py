@@ -23,23 +23,11 @@ import pandas as pd
 
 from . import metrics, stability
 from .parallel import replications
-from .output import atomic_open, manifest, write_json
+from .output import OutputOptions, atomic_open, manifest, write_json
 from .records import ROUTES, Records
 from .scenario import COMPLEXITIES, Scenario
 from .stats import summarise
 from .town import build_layout
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    """What to write besides the summary."""
-
-    events: bool = True
-    events_format: str = "auto"  # csv, parquet, or auto (see events_format_for)
-    backlog_step_h: float = 24.0
-    plot: bool = True
-    progress: bool = True
-    jobs: int = 1  # processes for the run's independent parts (sim.parallel); -1 = every core
 
 
 @dataclass(frozen=True)

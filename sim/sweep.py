@@ -33,7 +33,6 @@ from typing import Any
 
 from .config import build_job
 from .output import write_json
-from .runner import run
 
 log = logging.getLogger("gridgov.sweep")
 
@@ -230,6 +229,8 @@ def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Pa
     # or another code version, and must not be mistaken for this run's.
     for name in (FAILED, SUMMARY):
         (point_dir / name).unlink(missing_ok=True)
+    from .runner import run  # the simulation's imports (pandas, scipy, the model) only where points run
+
     t0 = time.perf_counter()
     try:
         scenario, options = build_job(config)
