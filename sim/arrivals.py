@@ -157,8 +157,8 @@ def _candidates(seed: int, replication: int, purpose: int, keys, mean, horizon: 
     uniforms, key of each) in key order, or None when there are none.
     ~60,000 blocks in a city-year: kept lean."""
     times, u_rows, counts, owners = [], [], [], []
-    for key, rng in streams.keyed(seed, replication, purpose, keys):
-        n = rng.poisson(mean(key))
+    for key, rng in streams.keyed(seed, replication, purpose, keys):  # one generator, re-seeded per key:
+        n = rng.poisson(mean(key))                                       # every draw of a key is made here
         if n == 0:
             continue
         t = rng.uniform(0.0, horizon, n)

@@ -24,6 +24,7 @@ sure a failing point is recorded instead of raised.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -122,9 +123,12 @@ def stop_workers() -> None:
     the user waits. Idle, with every point and figure written, they hold
     nothing worth that: they are killed.
     """
-    from joblib.externals.loky import get_reusable_executor
+    with contextlib.suppress(Exception):  # a courtesy at exit: never hide the report's own outcome
+        from joblib.externals.loky import reusable_executor
 
-    get_reusable_executor(reuse=True).shutdown(wait=True, kill_workers=True)
+        executor = getattr(reusable_executor, "_executor", None)  # the pool the launcher used, if any
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 class SweepReport(Callback):
@@ -144,12 +148,19 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        pool = worker_pool(config)
+        try:
+            pool = worker_pool(config)
+        except Exception:  # noqa: BLE001 - e.g. another version of the joblib plugin: report in this process
+            log.warning("the launcher's workers cannot be reused for the report; writing it in this process",
+                        exc_info=True)
+            pool = None
         try:
             path = write_report(sweep_dir, pool)
         except Exception:
             log.exception(f"the sweep report failed; retry with: python -m sim.report {sweep_dir}")
-            raise
+            # Hydra turns an exception raised by a callback into a warning
+            # and exits with 0; a failed report must not look like success.
+            sys.exit(1)
         finally:
             if pool is not None:
                 stop_workers()

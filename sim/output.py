@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+
 @dataclass(frozen=True)
 class OutputOptions:
     """What a run writes besides the summary (``output.*``, ``progress`` and ``jobs`` in the config)."""

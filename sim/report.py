@@ -143,7 +143,8 @@ def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:
     else:
         draw = {"metrics": figures.metrics_figure, "heatmap": figures.heatmap_figure}[job.kind]
         files = draw(pd.read_csv(sweep_dir / SUMMARY_CSV), job.study, sweep_dir, formats=job.formats)
-    assert files == job.files(sweep_dir), (files, job)  # report.md links the files by these names
+    if files != job.files(sweep_dir):  # report.md links the files by these names
+        raise RuntimeError(f"figure {job} wrote {files}, not the files report.md links to")
     return files
 
 
@@ -164,6 +165,9 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
         FileNotFoundError: the folder holds no sweep points.
     """
     sweep_dir = Path(sweep_dir)
+    # report.md is written last, once everything it links to is: an old one
+    # must not stand beside tables and figures this call fails to finish.
+    (sweep_dir / REPORT_MD).unlink(missing_ok=True)
     if pool is None:
         text, jobs = prepare_report(sweep_dir)
         _here([(draw_figure, sweep_dir, job) for job in jobs])

@@ -52,6 +52,8 @@ _PCG_MULT = (2549297995355413924 << 64) + 4865540595714422341  # PCG_DEFAULT_MUL
 
 def _words(x: int) -> list[int]:
     """A non-negative int as little-endian 32-bit words (as SeedSequence coerces it)."""
+    if x < 0:
+        raise ValueError(f"expected a non-negative integer, got {x}")
     out = [x & _MASK32]
     x >>= 32
     while x:
@@ -113,15 +115,23 @@ def keyed(seed: int, replication: int, purpose: int, keys):
     replication, purpose, key)`` for each key, in order.
 
     The generator yielded is one object, re-seeded for each key: use it
-    before asking for the next key.
+    before asking for the next key (``list(keyed(...))`` would hold one
+    generator many times), and do not spawn from it (its ``seed_seq`` is not
+    the key's). Keys, seed, replication and purpose outside what the
+    vectorised seeding covers (negative, not integers, keys of more than 32
+    bits) go through ``stream``, which accepts or rejects them as before.
     """
-    keys = np.asarray(keys, dtype=np.int64)
-    if keys.size == 0:
+    keys = list(keys)  # any iterable, as a loop calling ``stream`` would take it
+    if not keys:
         return
-    if not (_fast_path_agrees() and keys.min() >= 0 and keys.max() <= _MASK32 and seed >= 0):
-        for key in keys.tolist():
+    as_array = np.asarray(keys)
+    fast = (as_array.dtype.kind in "iu" and as_array.min() >= 0 and as_array.max() <= _MASK32
+            and min(seed, replication, purpose) >= 0 and _fast_path_agrees())
+    if not fast:  # what the fast route does not cover: NumPy's own seeding (and its errors)
+        for key in keys:
             yield key, stream(seed, replication, purpose, key)
         return
+    keys = as_array.astype(np.int64)
     bitgen = np.random.PCG64(0)
     rng = np.random.Generator(bitgen)
     value = {"bit_generator": "PCG64", "state": {"state": 0, "inc": 0}, "has_uint32": 0, "uinteger": 0}
@@ -140,9 +150,12 @@ def _fast_path_agrees() -> bool:
     global _AGREES
     if _AGREES is None:
         cases = [(0, (0, 0), 0), (12345, (3, 1), 987), ((1 << 40) + 7, (2, 0), (1 << 32) - 1)]
-        _AGREES = all(
-            _pcg64_states(s, pre, np.asarray([k]))[0] == tuple(
-                np.random.PCG64(np.random.SeedSequence(s, spawn_key=(*pre, k))).state["state"][f]
-                for f in ("state", "inc"))
-            for s, pre, k in cases)
+        try:
+            _AGREES = all(
+                _pcg64_states(s, pre, np.asarray([k]))[0] == tuple(
+                    np.random.PCG64(np.random.SeedSequence(s, spawn_key=(*pre, k))).state["state"][f]
+                    for f in ("state", "inc"))
+                for s, pre, k in cases)
+        except Exception:  # noqa: BLE001 - a NumPy that rejects the arithmetic: use its own seeding
+            _AGREES = False
     return _AGREES

@@ -229,10 +229,10 @@ def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Pa
     # or another code version, and must not be mistaken for this run's.
     for name in (FAILED, SUMMARY):
         (point_dir / name).unlink(missing_ok=True)
-    from .runner import run  # the simulation's imports (pandas, scipy, the model) only where points run
-
     t0 = time.perf_counter()
     try:
+        from .runner import run  # the simulation's imports (pandas, scipy, the model) only where points run
+
         scenario, options = build_job(config)
         progress.info(f"started: {scenario.run.replications} replications of {scenario.run.horizon_days:g} days")
         reps = scenario.run.replications

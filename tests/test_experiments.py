@@ -166,6 +166,23 @@ def test_a_failing_point_is_recorded_the_others_survive_and_resume_reruns_it(tmp
     assert set(pd.read_csv(folder / "sweep_summary.csv")["status"]) == {"finished"}
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failing_report_fails_the_command(tmp_path, jobs):
+    """A sweep whose report cannot be written exits non-zero (Hydra would
+    turn the callback's exception into a warning and exit 0), says how to
+    retry, and leaves no report.md from an earlier session beside it."""
+    folder = tmp_path / "sweep"
+    (folder / "sweep_summary.csv").mkdir(parents=True)  # the report cannot write its table there
+    (folder / "report.md").write_text("an earlier session's report", encoding="utf-8")
+    cmd = [sys.executable, "-m", "sim", "-m", "town.people_per_grid=1000,2000", *TINY, "output.events=false",
+           f"hydra.launcher.n_jobs={jobs}", f"hydra.sweep.dir={folder}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "python -m sim.report" in proc.stderr + proc.stdout
+    assert not (folder / "report.md").exists()
+    assert all((folder / p / "summary.json").is_file() for p in ("0", "1"))  # the points are kept
+
+
 def test_single_run_still_fails_with_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sim", "staffing.pooling=bogus", f"hydra.run.dir={tmp_path}"],
                           capture_output=True, text=True, timeout=120)

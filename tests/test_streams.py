@@ -36,15 +36,24 @@ def test_keyed_state_is_numpys() -> None:
         assert rng.bit_generator.state == ref.state
 
 
-@pytest.mark.parametrize("keys", [[2**32], [-1]])
-def test_keys_outside_one_word_take_numpys_route(keys: list[int]) -> None:
-    """Keys the vectorised seeding does not cover fall back to ``stream`` (same draws)."""
-    if keys[0] < 0:
-        with pytest.raises(ValueError):  # SeedSequence refuses negative entropy, as before
-            list(streams.keyed(1, 0, 0, keys))
-        return
-    (k, rng), = streams.keyed(1, 0, 0, keys)
-    assert rng.random(3).tolist() == streams.stream(1, 0, 0, k).random(3).tolist()
+@pytest.mark.parametrize("keys", [[2**32], [2**63 + 5], [2**70], (k for k in (4, 2**32 + 1, 7))])
+def test_keys_outside_one_word_take_numpys_route(keys) -> None:
+    """Keys the vectorised seeding does not cover (more than 32 bits, any
+    iterable) give what ``stream`` gives."""
+    keys = list(keys)
+    got = [(k, rng.random(3).tolist()) for k, rng in streams.keyed(1, 0, 0, iter(keys))]
+    assert got == [(k, streams.stream(1, 0, 0, k).random(3).tolist()) for k in keys]
+
+
+@pytest.mark.parametrize("args", [(1, 0, 0, [-1]), (1, -1, 0, [3]), (1, 0, -2, [3]), (-5, 0, 0, [3]), (1, 0, 0, [1.5])])
+def test_bad_keys_fail_as_numpy_does(args) -> None:
+    """Negative or non-integer seeds, replications, purposes and keys raise
+    NumPy's own error, as ``stream`` does (never a hang or a silent cast)."""
+    with pytest.raises((ValueError, TypeError)) as via_keyed:
+        list(streams.keyed(*args))
+    with pytest.raises((ValueError, TypeError)) as via_stream:
+        streams.stream(*args[:3], args[3][0])
+    assert via_keyed.type is via_stream.type
 
 
 def test_fast_path_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
