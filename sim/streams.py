@@ -62,9 +62,10 @@ def _words(x: int) -> list[int]:
     return out
 
 
-def _hashmix(value: np.ndarray, hash_const: list[int]) -> np.ndarray:
+def _hashmix(value: np.ndarray, hash_const: list[int], mult: int = _MULT_A) -> np.ndarray:
+    """SeedSequence's hash step (``hashmix``; with ``_MULT_B`` the step of ``generate_state``)."""
     value = value ^ np.uint32(hash_const[0])
-    hash_const[0] = (hash_const[0] * _MULT_A) & _MASK32
+    hash_const[0] = (hash_const[0] * mult) & _MASK32
     value = value * np.uint32(hash_const[0])
     return value ^ (value >> np.uint32(16))
 
@@ -92,13 +93,8 @@ def _pcg64_states(seed: int, spawn_prefix: tuple[int, ...], keys: np.ndarray) ->
             for dst in range(_POOL):
                 mixer[dst] = _mix(mixer[dst], _hashmix(entropy[src], hc))
         # generate_state(4, uint64): 8 words cycling over the pool, paired little-endian.
-        hb = _INIT_B
-        words = []
-        for i in range(8):
-            value = mixer[i % _POOL] ^ np.uint32(hb)
-            hb = (hb * _MULT_B) & _MASK32
-            value = value * np.uint32(hb)
-            words.append((value ^ (value >> np.uint32(16))).astype(np.uint64))
+        hb = [_INIT_B]
+        words = [_hashmix(mixer[i % _POOL], hb, _MULT_B).astype(np.uint64) for i in range(8)]
     w64 = [(words[2 * j] | (words[2 * j + 1] << np.uint64(32))).tolist() for j in range(4)]
     out = []
     for s_hi, s_lo, i_hi, i_lo in zip(*w64):
