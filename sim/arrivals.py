@@ -156,20 +156,28 @@ def _candidates(seed: int, replication: int, purpose: int, keys, mean, horizon: 
     each with its sorted time and its row of uniforms. Returns (times,
     uniforms, key of each) in key order, or None when there are none.
     ~60,000 blocks in a city-year: kept lean."""
+    # One draw per key for its times and uniforms together: uniform(0, h, n)
+    # is h * random(n), and random((n, N)) takes the next n * N doubles, so
+    # random(n * (1 + N)) split after n gives the same numbers in one call.
+    # Sorting commutes with the (monotone) scaling, done once at the end.
+    width = 1 + N_UNIFORMS
     times, u_rows, counts, owners = [], [], [], []
     for key, rng in streams.keyed(seed, replication, purpose, keys):  # one generator, re-seeded per key:
         n = rng.poisson(mean(key))                                       # every draw of a key is made here
         if n == 0:
             continue
-        t = rng.uniform(0.0, horizon, n)
+        x = rng.random(n * width)
+        t = x[:n]
         t.sort()
         times.append(t)
-        u_rows.append(rng.random((n, N_UNIFORMS)))
+        u_rows.append(x[n:])
         counts.append(n)
         owners.append(key)
     if not times:
         return None
-    return np.concatenate(times), np.concatenate(u_rows), np.repeat(np.asarray(owners, dtype=np.int64), counts)
+    t = np.concatenate(times)
+    t *= horizon
+    return t, np.concatenate(u_rows).reshape(-1, N_UNIFORMS), np.repeat(np.asarray(owners, dtype=np.int64), counts)
 
 
 def _found_on_duty(scenario: Scenario, layout: Layout, replication: int, births: _Births,
