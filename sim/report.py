@@ -148,6 +148,12 @@ def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:
     return files
 
 
+def _load_pyplot() -> None:
+    from .figures import pyplot
+
+    pyplot()
+
+
 def _here(calls: Sequence[tuple[Any, ...]]) -> list[Any]:
     return [fn(*args) for fn, *args in calls]
 
@@ -172,7 +178,10 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
         text, jobs = prepare_report(sweep_dir)
         _here([(draw_figure, sweep_dir, job) for job in jobs])
     else:
-        [(text, jobs)] = pool([(prepare_report, sweep_dir)])
+        # matplotlib's start-up (drawing only) overlaps the tables: any
+        # worker not preparing them loads it, and so does the preparing one
+        # if it finishes first, so every worker is ready to draw.
+        text, jobs = pool([(prepare_report, sweep_dir), (_load_pyplot,), (_load_pyplot,)])[0]
         pool([(draw_figure, sweep_dir, dataclasses.replace(job, formats=(fmt,)))
               for job in jobs for fmt in job.formats])
     with atomic_open(sweep_dir / REPORT_MD) as fh:
