@@ -66,3 +66,35 @@ def test_fast_path_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(streams, "stream", slow)
     assert len(list(streams.keyed(5, 1, 0, range(100)))) == 100
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**64),
+    keys=st.lists(st.integers(0, 5_000), min_size=1, max_size=8, unique=True).map(sorted),
+    mean=st.floats(0.0, 40.0),
+    horizon=st.floats(1.0, 9_000.0),
+)
+def test_candidates_are_each_keys_documented_draws(seed: int, keys: list[int], mean: float, horizon: float) -> None:
+    """A key's matters are what its own stream draws, in this order: a
+    Poisson count n, n report times uniform on [0, horizon) (sorted), then an
+    n x N_UNIFORMS block of uniforms. The model draws them in one call per
+    key; this is the plain reading of that definition, call by call."""
+    from sim.arrivals import N_UNIFORMS, _candidates
+
+    times, rows, owners = [], [], []
+    for k in keys:
+        rng = streams.stream(seed, 2, streams.ARRIVALS, k)
+        n = rng.poisson(mean)
+        t = np.sort(rng.uniform(0.0, horizon, n))
+        times.append(t)
+        rows.append(rng.random((n, N_UNIFORMS)))
+        owners += [k] * n
+    got = _candidates(seed, 2, streams.ARRIVALS, keys, lambda _: mean, horizon)
+    if not owners:
+        assert got is None
+        return
+    t, u, owner = got
+    assert np.array_equal(t, np.concatenate(times))
+    assert np.array_equal(u, np.concatenate(rows))
+    assert owner.tolist() == owners
