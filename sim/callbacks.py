@@ -5,7 +5,9 @@ Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
 
 * ``on_multirun_start`` writes ``plan.json`` (every point's overrides, the
   swept keys, the command, the default config) so that jobs can report
-  "[3/6] point 2 ... about 2 min left" and the report knows points that never ran;
+  "[3/6] point 2 ... about 2 min left" and the report knows points that never ran,
+  and starts the joblib launcher's workers (``start_workers``) so that they
+  load while Hydra composes the points' configs;
 * ``on_multirun_end`` aggregates the sweep folder with ``sim.report`` (what
   ``python -m sim.report SWEEP`` does by hand on an interrupted sweep). If
   any point failed, the command then exits with status 1 (the report and
@@ -13,8 +15,8 @@ Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
 
 With the joblib launcher on more than one core, ``on_multirun_end`` hands
 the report to the launcher's own worker processes (``worker_pool``), which
-have pandas and matplotlib loaded already, and they draw its figures one
-file format each: the main process alone would leave the other cores idle
+have pandas loaded already (and load matplotlib while one of them prepares
+the tables), and they draw its figures one file format each: the main process alone would leave the other cores idle
 while it imports them and draws. The main process itself never imports
 pandas, scipy or matplotlib then.
 
@@ -25,9 +27,11 @@ sure a failing point is recorded instead of raised.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +90,26 @@ def default_config(config_name: str | None) -> dict[str, Any] | None:
     return container
 
 
+def _launcher_settings(config: DictConfig) -> dict[str, Any] | None:
+    """The joblib launcher's ``Parallel`` settings, as the launcher builds them
+    (``hydra_joblib_launcher._core.launch``); ``None`` for another launcher or
+    when joblib runs the jobs one at a time in this process (``n_jobs=1``)."""
+    launcher = config.hydra.launcher
+    if "JoblibLauncher" not in str(launcher.get("_target_", "")):
+        return None
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+    from joblib import effective_n_jobs
+
+    settings = OmegaConf.to_container(launcher, resolve=True)
+    assert isinstance(settings, dict)
+    settings.pop("_target_", None)
+    settings["backend"] = "loky"  # what the launcher does with them
+    process_joblib_cfg(settings)
+    if effective_n_jobs(settings.get("n_jobs")) == 1:
+        return None
+    return settings
+
+
 def worker_pool(config: DictConfig) -> Calls | None:
     """The joblib launcher's worker processes, to run ``(function, *args)`` calls in.
 
@@ -95,24 +119,52 @@ def worker_pool(config: DictConfig) -> Calls | None:
     match. ``None`` for a launcher other than joblib, or when joblib runs the
     jobs one at a time in this process (``n_jobs=1``).
     """
-    launcher = config.hydra.launcher
-    if "JoblibLauncher" not in str(launcher.get("_target_", "")):
+    settings = _launcher_settings(config)
+    if settings is None:
         return None
-    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
-    from joblib import Parallel, delayed, effective_n_jobs
-
-    settings = OmegaConf.to_container(launcher, resolve=True)
-    assert isinstance(settings, dict)
-    settings.pop("_target_", None)
-    settings["backend"] = "loky"  # what the launcher does with them (hydra_joblib_launcher._core.launch)
-    process_joblib_cfg(settings)
-    if effective_n_jobs(settings.get("n_jobs")) == 1:
-        return None
+    from joblib import Parallel, delayed
 
     def run(calls: Sequence[tuple[Any, ...]]) -> list[Any]:
         return Parallel(**settings)(delayed(fn)(*args) for fn, *args in calls)
 
     return run
+
+
+def _warm() -> None:
+    """What a sweep worker imports before its first point can start: the
+    launcher's job wrapper, the task function and the simulation."""
+    for name in ("hydra.core.utils", "hydra_plugins.hydra_joblib_launcher._core",
+                 f"{__package__}.__main__", f"{__package__}.runner"):
+        importlib.import_module(name)
+
+
+def start_workers(config: DictConfig) -> list[Future]:
+    """Start the joblib launcher's worker processes now, importing what a point needs.
+
+    Called when a sweep starts. Hydra then composes every point's config in
+    this process (about 0.1 s a point) before the launcher starts its
+    workers, and each worker imports Hydra, pandas, scipy and the model
+    before its first point: the other cores idle all that time. Started
+    here, the workers load while this process composes. They are the
+    launcher's own (the same settings give the same loky pool), so this only
+    moves their start earlier; it never changes what runs where.
+
+    Returns:
+        the imports' futures, not waited for (none for a launcher other
+        than joblib, for ``n_jobs=1``, or if joblib's internals differ).
+    """
+    futures: list[Future] = []
+    with contextlib.suppress(Exception):  # only ever a head start: the launcher starts them anyway
+        settings = _launcher_settings(config)
+        if settings is None:
+            return futures
+        from joblib import Parallel, effective_n_jobs
+
+        with Parallel(**settings) as parallel:  # its backend holds the launcher's loky pool (joblib internals)
+            executor = parallel._backend._workers
+            for _ in range(effective_n_jobs(settings.get("n_jobs"))):
+                futures.append(executor.submit(_warm))
+    return futures
 
 
 def stop_workers() -> None:
@@ -144,6 +196,7 @@ class SweepReport(Callback):
         study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)
+        start_workers(config)
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -165,3 +165,33 @@ def test_event_stream_does_not_depend_on_the_chunk_size(tmp_path):
         for r, rec in recs.items():
             write_events(sink, rec, scenario, unit_names, r, chunk_rows=chunk_rows)
         assert fh.getvalue() == written, f"chunk_rows={chunk_rows}"
+
+
+def test_sweep_workers_start_early_and_are_the_launchers_own():
+    """When a sweep starts, the callback starts the joblib launcher's workers
+    and has them import what a point needs (Hydra's job wrapper, the task
+    function, the simulation) while Hydra composes the points' configs. The
+    imports succeed in the workers, and a later joblib call with the
+    launcher's settings (what the launcher and the report make) gets the
+    same loky pool, so the head start is not thrown away."""
+    from hydra import compose, initialize_config_dir
+    from joblib.externals.loky import reusable_executor
+
+    from sim.callbacks import start_workers, stop_workers, worker_pool
+    from sim.compose import CONFIG_DIR
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="gridgov"):
+        one = compose("config", overrides=["hydra.launcher.n_jobs=1"], return_hydra_config=True)
+        two = compose("config", overrides=["hydra.launcher.n_jobs=2"], return_hydra_config=True)
+    assert start_workers(one) == []  # one job runs in this process: nothing to start
+    try:
+        futures = start_workers(two)
+        assert len(futures) == 2
+        for f in futures:
+            f.result(timeout=300)  # raises what a worker's import raised
+        executor = reusable_executor._executor
+        pids = worker_pool(two)([(os.getpid,)] * 4)
+        assert reusable_executor._executor is executor
+        assert set(pids) <= set(executor._processes)
+    finally:
+        stop_workers()
