@@ -85,4 +85,8 @@ if __name__ == "__main__":
     from .preflight import run as preflight
 
     preflight()  # malformed YAML: one line and exit 2, instead of Hydra's traceback
-    main()
+    try:
+        main()
+    finally:  # a sweep's workers, however it ended (Hydra exits on a bad point config before any job)
+        if "sim.callbacks" in sys.modules:
+            sys.modules["sim.callbacks"].stop_workers()

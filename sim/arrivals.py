@@ -18,6 +18,8 @@ count followed by that many sorted uniform times.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +162,8 @@ def _candidates(seed: int, replication: int, purpose: int, keys, mean, horizon: 
     # is h * random(n), and random((n, N)) takes the next n * N doubles, so
     # random(n * (1 + N)) split after n gives the same numbers in one call.
     # Sorting commutes with the (monotone) scaling, done once at the end.
+    if not 0.0 <= horizon < math.inf:  # uniform(0, horizon) would have refused it
+        raise ValueError(f"horizon must be finite and >= 0 hours, got {horizon!r}")
     width = 1 + N_UNIFORMS
     times, u_rows, counts, owners = [], [], [], []
     for key, rng in streams.keyed(seed, replication, purpose, keys):  # one generator, re-seeded per key:

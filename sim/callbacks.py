@@ -132,13 +132,14 @@ def worker_pool(config: DictConfig) -> Calls | None:
 
 def _warm() -> None:
     """What a sweep worker imports before its first point can start: the
-    launcher's job wrapper, the task function and the simulation."""
+    launcher's job wrapper and the sweep point's code with the simulation.
+    (loky has already run the task function's module as ``__mp_main__``.)"""
     for name in ("hydra.core.utils", "hydra_plugins.hydra_joblib_launcher._core",
-                 f"{__package__}.__main__", f"{__package__}.runner"):
+                 f"{__package__}.sweep", f"{__package__}.runner"):
         importlib.import_module(name)
 
 
-def start_workers(config: DictConfig) -> list[Future]:
+def start_workers(config: DictConfig, points: int | None = None) -> list[Future]:
     """Start the joblib launcher's worker processes now, importing what a point needs.
 
     Called when a sweep starts. Hydra then composes every point's config in
@@ -147,7 +148,12 @@ def start_workers(config: DictConfig) -> list[Future]:
     before its first point: the other cores idle all that time. Started
     here, the workers load while this process composes. They are the
     launcher's own (the same settings give the same loky pool), so this only
-    moves their start earlier; it never changes what runs where.
+    moves their start earlier; it never changes what runs where. Only as
+    many workers as there are ``points`` (when known) import the model: the
+    others would hold its memory for nothing. ``sim.__main__`` stops them
+    however the command ends (also when Hydra then rejects a point's config
+    and the sweep ends before its first job), so that the exit never waits
+    for their imports.
 
     Returns:
         the imports' futures, not waited for (none for a launcher other
@@ -160,9 +166,10 @@ def start_workers(config: DictConfig) -> list[Future]:
             return futures
         from joblib import Parallel, effective_n_jobs
 
+        workers = effective_n_jobs(settings.get("n_jobs"))
         with Parallel(**settings) as parallel:  # its backend holds the launcher's loky pool (joblib internals)
             executor = parallel._backend._workers
-            for _ in range(effective_n_jobs(settings.get("n_jobs"))):
+            for _ in range(workers if points is None else min(workers, points)):
                 futures.append(executor.submit(_warm))
     return futures
 
@@ -176,8 +183,7 @@ def stop_workers() -> None:
     nothing worth that: they are killed.
     """
     with contextlib.suppress(Exception):  # a courtesy at exit: never hide the report's own outcome
-        from joblib.externals.loky import reusable_executor
-
+        reusable_executor = sys.modules.get("joblib.externals.loky.reusable_executor")
         executor = getattr(reusable_executor, "_executor", None)  # the pool the launcher used, if any
         if executor is not None:
             executor.shutdown(wait=True, kill_workers=True)
@@ -196,7 +202,7 @@ class SweepReport(Callback):
         study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)
-        start_workers(config)
+        start_workers(config, None if points is None else len(points))
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

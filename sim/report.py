@@ -29,6 +29,7 @@ report says which), and 2 when the folder holds no sweep.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Callable, Sequence
@@ -149,9 +150,12 @@ def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:
 
 
 def _load_pyplot() -> None:
-    from .figures import pyplot
+    """Load matplotlib ahead of the figures (a worker that cannot will fail
+    where it draws, with the drawing's own error)."""
+    with contextlib.suppress(Exception):
+        from .figures import pyplot
 
-    pyplot()
+        pyplot()
 
 
 def _here(calls: Sequence[tuple[Any, ...]]) -> list[Any]:

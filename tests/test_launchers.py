@@ -175,16 +175,23 @@ def test_sweep_workers_start_early_and_are_the_launchers_own():
     launcher's settings (what the launcher and the report make) gets the
     same loky pool, so the head start is not thrown away."""
     from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+    from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from joblib.externals.loky import reusable_executor
 
-    from sim.callbacks import start_workers, stop_workers, worker_pool
+    from sim.callbacks import _launcher_settings, start_workers, stop_workers, worker_pool
     from sim.compose import CONFIG_DIR
 
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="gridgov"):
         one = compose("config", overrides=["hydra.launcher.n_jobs=1"], return_hydra_config=True)
         two = compose("config", overrides=["hydra.launcher.n_jobs=2"], return_hydra_config=True)
+    # What the launcher itself passes to joblib (hydra_joblib_launcher._core.launch).
+    launcher_cfg = dict(instantiate(two.hydra.launcher).joblib, backend="loky")
+    process_joblib_cfg(launcher_cfg)
+    assert _launcher_settings(two) == launcher_cfg
     assert start_workers(one) == []  # one job runs in this process: nothing to start
     try:
+        assert len(start_workers(two, points=1)) == 1  # no more workers load the model than there are points
         futures = start_workers(two)
         assert len(futures) == 2
         for f in futures:

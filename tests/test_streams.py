@@ -98,3 +98,14 @@ def test_candidates_are_each_keys_documented_draws(seed: int, keys: list[int], m
     assert np.array_equal(t, np.concatenate(times))
     assert np.array_equal(u, np.concatenate(rows))
     assert owner.tolist() == owners
+
+
+@pytest.mark.parametrize("horizon", [-1.0, float("inf"), float("nan")])
+def test_candidates_refuse_a_horizon_uniform_would_refuse(horizon: float) -> None:
+    """Times are drawn as horizon x U(0, 1): a negative, infinite or NaN
+    horizon is refused, as ``uniform(0, horizon)`` refused it, not turned into
+    times in reverse order or infinite ones."""
+    from sim.arrivals import _candidates
+
+    with pytest.raises(ValueError, match="horizon"):
+        _candidates(1, 0, streams.ARRIVALS, [0, 1], lambda _: 5.0, horizon)
