@@ -19,7 +19,6 @@ count followed by that many sorted uniform times.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import numpy as np

@@ -16,9 +16,10 @@ Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
 With the joblib launcher on more than one core, ``on_multirun_end`` hands
 the report to the launcher's own worker processes (``worker_pool``), which
 have pandas loaded already (and load matplotlib while one of them prepares
-the tables), and they draw its figures one file format each: the main process alone would leave the other cores idle
-while it imports them and draws. The main process itself never imports
-pandas, scipy or matplotlib then.
+the tables), and they draw its figures one file format each: the main
+process alone would leave the other cores idle while it imports them and
+draws. The main process itself never imports pandas, scipy or matplotlib
+then.
 
 Hydra calls ``on_multirun_end`` only when no job raised; ``sim.sweep`` makes
 sure a failing point is recorded instead of raised.
