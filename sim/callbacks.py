@@ -43,6 +43,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from .config import ConfigError
 from .report import Calls, write_report
 from .study import parse_study
 from .sweep import FAILED, RESUME_KEY, override_key, write_plan
@@ -198,9 +199,16 @@ class SweepReport(Callback):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         points, swept = planned_points(config)
         swept = [k for k in swept if k != RESUME_KEY]
-        # A typo in the study block fails here, before any point runs.
-        study_cfg = OmegaConf.to_container(config.study, resolve=True) if "study" in config else None
-        study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
+        # A typo in the study block fails here, before any point runs, as a
+        # single run's bad config does: one line, exit 2. (Hydra turns a
+        # callback's exception into a warning and would run every point.)
+        try:
+            study_cfg = OmegaConf.to_container(config.study, resolve=True) if "study" in config else None
+            study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
+            message = str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}"
+            print(f"gridgov: {message}", file=sys.stderr)
+            sys.exit(2)
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)
         start_workers(config, None if points is None else len(points))

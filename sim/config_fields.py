@@ -20,6 +20,9 @@ class ConfigError(ValueError):
         self.key, self.value, self.allowed = key, value, allowed
         super().__init__(f"invalid config: {key}={value!r}: {allowed}")
 
+    def __reduce__(self):  # rebuilt from its fields (e.g. raised in a worker process): not from the message
+        return type(self), (self.key, self.value, self.allowed)
+
 
 # -- small typed readers ------------------------------------------------------
 def _section(cfg: Mapping, key: str, path: str) -> Mapping:

@@ -231,3 +231,18 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sim", "routing.policy=foo", f"hydra.run.dir={tmp_path}",
                              "progress=false"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert result.returncode != 0 and "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+def test_errors_survive_a_trip_between_processes():
+    """Errors raised in a worker process (a sweep report's or a city's towns
+    with jobs > 1) are pickled back to the parent: they must arrive whole,
+    not as an unpickling failure that hides them."""
+    import pickle
+
+    from sim.invariants import InvariantError
+
+    err = pickle.loads(pickle.dumps(ConfigError("study.metrics", "bogus", "unknown metric")))
+    assert (type(err), err.key, err.value, err.allowed, str(err)) == (
+        ConfigError, "study.metrics", "bogus", "unknown metric", "invalid config: study.metrics='bogus': unknown metric")
+    inv = pickle.loads(pickle.dumps(InvariantError("little", "L != lambda W", matter=7)))
+    assert (type(inv), inv.invariant, str(inv), inv.matter) == (InvariantError, "little", "L != lambda W", 7)
