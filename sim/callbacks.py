@@ -191,6 +191,12 @@ def stop_workers() -> None:
             executor.shutdown(wait=True, kill_workers=True)
 
 
+def _fail(message: str) -> None:
+    """A bad config found as the sweep starts: one line and exit 2, before any point runs."""
+    print(f"gridgov: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 class SweepReport(Callback):
     """Write the sweep plan at the start and the aggregated report at the end."""
 
@@ -206,9 +212,11 @@ class SweepReport(Callback):
             study_cfg = OmegaConf.to_container(config.study, resolve=True) if "study" in config else None
             study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
-            message = str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}"
-            print(f"gridgov: {message}", file=sys.stderr)
-            sys.exit(2)
+            _fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
+        launcher = config.hydra.launcher
+        if "JoblibLauncher" in str(launcher.get("_target_", "")) and launcher.get("n_jobs") == 0:  # joblib: a traceback
+            _fail("invalid config: hydra.launcher.n_jobs=0: expected the number of parallel jobs, >= 1, "
+                  "or -1 for every core (-2 for all but one, ...)")
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)
         start_workers(config, None if points is None else len(points))

@@ -183,17 +183,22 @@ def test_a_failing_report_fails_the_command(tmp_path, jobs):
     assert all((folder / p / "summary.json").is_file() for p in ("0", "1"))  # the points are kept
 
 
-def test_a_study_typo_stops_the_sweep_before_any_point(tmp_path):
-    """A bad value in the study block ends the sweep when it starts, with one
-    line naming the key and exit status 2, as a single run's bad config does:
-    no point runs for a report that could not be written."""
+@pytest.mark.parametrize("override,needle", [
+    ("study.metrics=[bogus_metric]", "study.metrics='bogus_metric'"),
+    ("hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs=0"),
+])
+def test_a_bad_sweep_setting_stops_the_sweep_before_any_point(tmp_path, override, needle):
+    """A bad value in the study block or the launcher's job count ends the
+    sweep when it starts, with one line naming the key and exit status 2, as
+    a single run's bad config does (Hydra would warn and run every point for
+    a report that cannot be written; joblib would print a traceback)."""
     folder = tmp_path / "sweep"
-    cmd = [sys.executable, "-m", "sim", "-m", "experiment=grid_size", "study.metrics=[bogus_metric]", *TINY,
-           "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={folder}"]
+    jobs = [] if "n_jobs" in override else ["hydra.launcher.n_jobs=2"]
+    cmd = [sys.executable, "-m", "sim", "-m", "experiment=grid_size", *TINY, *jobs, override, f"hydra.sweep.dir={folder}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
-    assert "gridgov: invalid config: study.metrics='bogus_metric'" in proc.stderr
+    assert f"gridgov: invalid config: {needle}" in proc.stderr
     assert not list(folder.glob("*/summary.json")) and not list(folder.glob("*/.hydra"))
 
 
