@@ -242,6 +242,9 @@ def run(
         events_fh = None
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
+            # summary.json is written last and marks the folder complete: one
+            # from an earlier run here must not stand beside this run's files.
+            (out / "summary.json").unlink(missing_ok=True)
             if options.events:  # renamed into place only if every replication succeeds
                 events_format = events_format_for(options.events_format, scenario)
                 raw = stack.enter_context(atomic_open(out / f"events.{events_format}", "wb"))

@@ -71,3 +71,44 @@ def test_killed_sweep_resumes_to_the_same_summary(tmp_path):
     order = ["point", "metric"]
     pd.testing.assert_frame_equal(a[keep].sort_values(order).reset_index(drop=True),
                                   b[keep].sort_values(order).reset_index(drop=True))
+
+
+def test_a_failed_run_leaves_no_earlier_summary_in_its_folder(tmp_path, monkeypatch):
+    """summary.json marks a run folder complete: a run that fails in a folder
+    holding an earlier run's summary removes it, so that the earlier summary
+    never stands beside this run's partial files."""
+    import pytest
+
+    from sim import runner
+    from sim.compose import load_config
+    from sim.config import build_job
+
+    (tmp_path / "summary.json").write_text('{"seed": 1}', encoding="utf-8")
+    config = load_config(["horizon_days=5", "warmup_days=0", "replications=1"])
+    scenario, options = build_job(config)
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+        yield  # pragma: no cover - a generator, as replications is
+
+    monkeypatch.setattr(runner, "replications", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        runner.run(scenario, tmp_path, config, options)
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders():
+    """Run and sweep folders are named to the microsecond: two commands
+    started in the same second must not write into (and mix) one folder."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from sim.compose import CONFIG_DIR
+
+    dirs = []
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="gridgov"):
+        for _ in range(2):  # composed as two commands would be, well within one second
+            cfg = compose("config", return_hydra_config=True)
+            dirs.append((OmegaConf.select(cfg, "hydra.run.dir"), OmegaConf.select(cfg, "hydra.sweep.dir")))
+    (run_a, sweep_a), (run_b, sweep_b) = dirs
+    assert run_a != run_b and sweep_a != sweep_b
