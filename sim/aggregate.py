@@ -35,7 +35,7 @@ import yaml
 from .metrics import METRICS
 from .stats import t_interval
 from .study import StudySpec
-from .sweep import FAILED, RESUME_KEY, SUMMARY, override_key, read_plan
+from .sweep import FAILED, RESUME_KEY, SUMMARY, override_key, override_value, read_plan, same_value
 
 SUMMARY_COLUMNS = ("metric", "mean", "ci95_low", "ci95_high", "replications", "status", "unstable_replications")
 """Columns of ``sweep_summary.csv`` after ``point`` and the swept keys. ``unstable_replications``
@@ -173,23 +173,8 @@ def value_of(point: Point, key: str) -> Any:
         return value
     for o in point.overrides:
         if override_key(o) == key and "=" in o:
-            text = o.split("=", 1)[1]
-            try:
-                return yaml.safe_load(text)
-            except yaml.YAMLError:
-                return text
+            return override_value(o)
     return value if found else None
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Equality of swept values, 24 == 24.0 and null == NaN."""
-    def missing(v: Any) -> bool:
-        return v is None or (isinstance(v, float) and math.isnan(v))
-    if missing(a) or missing(b):
-        return missing(a) and missing(b)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(float(a), float(b), rel_tol=1e-12)
-    return str(a) == str(b)
 
 
 def baseline_point(points: Sequence[Point], study: StudySpec) -> Point | None:

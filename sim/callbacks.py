@@ -45,8 +45,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .config import ConfigError
 from .report import Calls, write_report
-from .study import parse_study
-from .sweep import FAILED, RESUME_KEY, override_key, write_plan
+from .study import StudySpec, parse_study
+from .sweep import FAILED, RESUME_KEY, override_key, override_value, same_value, write_plan
 
 log = logging.getLogger("gridgov.sweep")
 
@@ -191,6 +191,18 @@ def stop_workers() -> None:
             executor.shutdown(wait=True, kill_workers=True)
 
 
+def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) -> None:
+    """The study's baseline must be one of the sweep's points (paired differences are taken against it)."""
+    if points is None or not study.baseline:
+        return
+    planned = [{override_key(o): override_value(o) for o in p if "=" in o} for p in points]
+    if any(all(k in values and same_value(values[k], v) for k, v in study.baseline) for values in planned):
+        return
+    values = "; ".join(f"{k}: " + ", ".join(dict.fromkeys(str(p.get(k)) for p in planned)) for k, _ in study.baseline)
+    given = ", ".join(f"{k}={v!r}" for k, v in study.baseline)
+    _fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values})")
+
+
 def _fail(message: str) -> None:
     """A bad config found as the sweep starts: one line and exit 2, before any point runs."""
     print(f"gridgov: {message}", file=sys.stderr)
@@ -213,6 +225,7 @@ class SweepReport(Callback):
             study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
             _fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
+        _check_baseline(study, points)
         launcher = config.hydra.launcher
         if "JoblibLauncher" in str(launcher.get("_target_", "")) and launcher.get("n_jobs") == 0:  # joblib: a traceback
             _fail("invalid config: hydra.launcher.n_jobs=0: expected the number of parallel jobs, >= 1, "

@@ -210,6 +210,8 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     keys = [k for k, _ in sweep]
     default_title = f"How do the key metrics change with {' and '.join(keys) or 'the swept keys'}?"
     metrics = _strings(section, "metrics", DEFAULT_METRICS)
+    if not metrics:
+        raise ConfigError("study.metrics", [], f"expected at least one metric of: {', '.join(METRICS)}")
     for m in metrics:
         if m not in METRICS:
             raise ConfigError("study.metrics", m, f"unknown metric; expected one of: {', '.join(METRICS)}")
@@ -228,9 +230,11 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     baseline = section.get("baseline") or {}
     if not isinstance(baseline, Mapping):
         raise ConfigError("study.baseline", baseline, "expected a mapping of swept keys to their baseline values")
-    for k in baseline:
+    for k, v in baseline.items():
         if k not in keys:
             raise ConfigError("study.baseline", k, f"not a swept key; swept keys: {', '.join(keys)}")
+        if isinstance(v, (Mapping, list, tuple)):
+            raise ConfigError(f"study.baseline.{k}", v, "expected one value of the swept key (a number, a string, true/false or null)")
     transient = _transient(section.get("transient"), keys)
     return StudySpec(
         name=_text(section, "name", "sweep"),

@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from .config import build_job
 from .output import write_json
@@ -59,6 +62,26 @@ def sweep_control(config: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
 def override_key(override: str) -> str:
     """The config key an override string sets (``+a.b=1`` → ``a.b``)."""
     return override.split("=", 1)[0].lstrip("+~")
+
+
+def override_value(override: str) -> Any:
+    """The value an override string sets, read as YAML (``a=24`` → 24), else its text."""
+    text = override.split("=", 1)[1] if "=" in override else ""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equality of swept values, 24 == 24.0 and null == NaN."""
+    def missing(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v))
+    if missing(a) or missing(b):
+        return missing(a) and missing(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-12)
+    return str(a) == str(b)
 
 
 # -- the plan -------------------------------------------------------------------

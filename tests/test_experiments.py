@@ -185,6 +185,10 @@ def test_a_failing_report_fails_the_command(tmp_path, jobs):
 
 @pytest.mark.parametrize("override,needle", [
     ("study.metrics=[bogus_metric]", "study.metrics='bogus_metric'"),
+    ("study.metrics=[]", "study.metrics=[]"),
+    ("study.baseline={town.people_per_grid:777}", "study.baseline: town.people_per_grid=777: matches no point"),
+    ("study.baseline={town.people_per_grid:abc}", "study.baseline: town.people_per_grid='abc': matches no point"),
+    ("study.baseline={town.people_per_grid:[1,2]}", "study.baseline.town.people_per_grid=[1, 2]"),
     ("hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs=0"),
 ])
 def test_a_bad_sweep_setting_stops_the_sweep_before_any_point(tmp_path, override, needle):
