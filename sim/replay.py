@@ -58,16 +58,26 @@ def compare(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return diffs
 
 
+class SavedRunError(ValueError):
+    """A run folder whose summary.json cannot be read back as a gridgov run."""
+
+
 def replay(run_dir: str | Path, out_dir: str | Path | None = None) -> list[str]:
     """Run a saved run again into ``out_dir``; return the differences (empty: identical).
 
     Raises:
         FileNotFoundError: no ``summary.json`` in ``run_dir``.
+        SavedRunError: a ``summary.json`` that is not a gridgov run's.
         ConfigError: the saved config is not valid for this code version.
     """
     run_dir = Path(run_dir)
     with open(run_dir / "summary.json", encoding="utf-8") as fh:
-        saved = json.load(fh)
+        try:
+            saved = json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise SavedRunError(f"{run_dir / 'summary.json'} is not valid JSON ({exc}); truncated or edited?") from exc
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict) or "metrics" not in saved:
+        raise SavedRunError(f"{run_dir / 'summary.json'} holds no saved config and metrics: not a gridgov run's summary")
     config, _ = sweep_control(saved["config"])
     scenario, options = build_job(config)
     out = Path(out_dir) if out_dir is not None else run_dir / "replay"
@@ -83,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         diffs = replay(args.run_dir, args.out)
-    except FileNotFoundError as exc:
+    except (OSError, SavedRunError) as exc:  # no summary.json, a file for a folder, an unwritable --out, ...
         print(f"gridgov: cannot replay: {exc}", file=sys.stderr)
         return 2
     except ConfigError as exc:

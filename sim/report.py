@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -200,10 +201,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.report", description=main.__doc__)
     parser.add_argument("sweep_dir", help="a sweep folder (hydra.sweep.dir of a `python -m sim -m ...` run)")
     args = parser.parse_args(argv)
+    if not Path(args.sweep_dir).is_dir():
+        print(f"gridgov: {args.sweep_dir} is not a folder (expected a sweep folder: hydra.sweep.dir of a "
+              "`python -m sim -m ...` run)", file=sys.stderr)
+        return 2
     try:
         path = write_report(args.sweep_dir)
     except FileNotFoundError as exc:
         print(f"gridgov: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:  # plan.json edited or damaged by hand (it is written atomically)
+        print(f"gridgov: cannot report {args.sweep_dir}: a JSON file of the sweep is not valid JSON ({exc})",
+              file=sys.stderr)
         return 2
     points = load_points(args.sweep_dir)
     done = sum(p.status == "finished" for p in points)

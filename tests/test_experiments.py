@@ -250,3 +250,31 @@ def test_replay_detects_a_difference(experiment_sweep, tmp_path, capsys):
     (point / "summary.json").write_text(json.dumps(summary))
     assert replay_main([str(point)]) == 1
     assert "events_arrived replication 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ['{"con', "[1, 2]", '{"metrics": {}}', None])
+def test_replay_of_an_unreadable_run_says_so_in_one_line(tmp_path, capsys, content):
+    """A damaged or foreign summary.json, or a file given for the run folder,
+    is 'cannot replay' (exit 2), never a traceback or exit 1 ('values differ')."""
+    if content is None:
+        target = tmp_path / "a_file"
+        target.write_text("x", encoding="utf-8")
+    else:
+        target = tmp_path / "run"
+        target.mkdir()
+        (target / "summary.json").write_text(content, encoding="utf-8")
+    assert replay_main([str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gridgov: cannot replay:") and "\n" not in err
+
+
+def test_report_of_a_file_or_a_damaged_plan_says_so_in_one_line(experiment_sweep, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x", encoding="utf-8")
+    assert report_main([str(a_file)]) == 2
+    folder = tmp_path / "sweep"
+    shutil.copytree(experiment_sweep("grid_size"), folder)
+    (folder / "plan.json").write_text("{bad", encoding="utf-8")
+    assert report_main([str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("gridgov: ") for line in err)
