@@ -231,7 +231,7 @@ def _realism(cfg: Mapping) -> dict[str, Any]:
     d = cfg.get("duties") or {}
     _known(d, "duties", ("share", "block_h"))
     out["duties"] = DutySpec(share=_number(d, "share", "duties", lo=0.0, hi=0.95, default=0.0),
-                             block_h=_number(d, "block_h", "duties", lo=0.0, lo_open=True, default=1.0))
+                             block_h=_number(d, "block_h", "duties", lo=0.1, default=1.0))  # >= 6 min: finer blocks only multiply events
 
     t = cfg.get("travel") or {}
     _known(t, "travel", ("worker_speed_kmh", "road_factor"))
@@ -261,7 +261,7 @@ def _realism(cfg: Mapping) -> dict[str, Any]:
     _known(a, path, ("period_days", "threshold", "min_matters", "fails_to_replace", "vacancy_days",
                      "learning_days", "learning_factor"))
     out["assessment"] = AssessmentSpec(
-        period_days=_number(a, "period_days", path, lo=0.0, lo_open=True, optional=True, default=None),
+        period_days=_number(a, "period_days", path, lo=1.0, optional=True, default=None),  # at most daily
         threshold=_number(a, "threshold", path, lo=0.0, hi=1.0, default=0.8),
         min_matters=_integer(a, "min_matters", path, lo=0, default=5),
         fails_to_replace=_integer(a, "fails_to_replace", path, lo=1, default=2),
@@ -389,7 +389,7 @@ def build_options(cfg: Mapping) -> OutputOptions:
     return OutputOptions(
         events=_bool(o, "events", "output", True),
         events_format=events_format,
-        backlog_step_h=_number(o, "backlog_step_h", "output", lo=0.0, lo_open=True, default=24.0),
+        backlog_step_h=_number(o, "backlog_step_h", "output", lo=0.1, default=24.0),  # a row per 6 min at most
         plot=_bool(o, "plot", "output", True),
         progress=_bool(cfg, "progress", "", True),
         jobs=_jobs(cfg),

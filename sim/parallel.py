@@ -37,8 +37,9 @@ def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=Non
     ``progress`` (a ``sim.runner.Progress``, optional) hears of each
     replication's start and of its parts as they are done.
     """
-    n_jobs = cores(jobs)
     n_reps = scenario.run.replications
+    # No more processes than parts run at once: a town's replications, or a city's towns.
+    n_jobs = min(cores(jobs), n_reps if layout.n_towns == 1 else layout.n_towns)
     if n_jobs == 1:
         for r in range(n_reps):
             if progress is not None:

@@ -145,3 +145,24 @@ def test_an_invariant_broken_in_a_worker_process_reaches_the_caller(monkeypatch,
         run(scenario, tmp_path / "run", options=OutputOptions(progress=False, plot=False, jobs=2))
     assert info.value.invariant and info.value.matter is not None
     assert not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("town,parts", [([], 2), (["town=synthetic", "town.population=16000",
+                                                    "town.people_per_town=8000", "town.unit_population=4000"], 2)])
+def test_no_more_processes_than_parts(monkeypatch, town, parts):
+    """jobs=16 for two replications of a town (or a city of two towns) starts
+    two processes, not sixteen idle ones."""
+    import sim.parallel as parallel
+    from sim.town import build_layout
+
+    started = []
+
+    class Recording(parallel.ProcessPoolExecutor):
+        def __init__(self, max_workers):
+            started.append(max_workers)
+            super().__init__(max_workers=max_workers)
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Recording)
+    scenario = load_scenario(["horizon_days=3", "warmup_days=0", f"replications={2 if not town else 1}", *town])
+    list(parallel.replications(scenario, build_layout(scenario.town), jobs=16))
+    assert started == [parts]
