@@ -46,7 +46,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from .config import ConfigError
 from .report import Calls, write_report
 from .study import StudySpec, parse_study
-from .sweep import FAILED, RESUME_KEY, override_key, override_value, same_value, write_plan
+from .sweep import FAILED, PLAN, RESUME_KEY, override_key, override_value, same_value, write_plan
 
 log = logging.getLogger("gridgov.sweep")
 
@@ -203,6 +203,20 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) ->
     _fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values})")
 
 
+def _sweep_folder(config: DictConfig) -> Path:
+    """The sweep folder, made if needed; a resume path must be an earlier sweep's folder."""
+    resume = config.get(RESUME_KEY)
+    if resume is not None and not (Path(str(resume)) / PLAN).is_file():
+        _fail(f"invalid config: {RESUME_KEY}={resume!r}: expected the folder of an earlier sweep (it holds {PLAN}); "
+              "to name a new sweep's folder, set hydra.sweep.dir")
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"invalid config: hydra.sweep.dir={str(sweep_dir)!r}: cannot make the sweep folder there ({exc.strerror})")
+    return sweep_dir
+
+
 def _fail(message: str) -> None:
     """A bad config found as the sweep starts: one line and exit 2, before any point runs."""
     print(f"gridgov: {message}", file=sys.stderr)
@@ -213,8 +227,7 @@ class SweepReport(Callback):
     """Write the sweep plan at the start and the aggregated report at the end."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        sweep_dir = _sweep_folder(config)
         points, swept = planned_points(config)
         swept = [k for k in swept if k != RESUME_KEY]
         # A typo in the study block fails here, before any point runs, as a

@@ -190,15 +190,23 @@ def test_a_failing_report_fails_the_command(tmp_path, jobs):
     ("study.baseline={town.people_per_grid:abc}", "study.baseline: town.people_per_grid='abc': matches no point"),
     ("study.baseline={town.people_per_grid:[1,2]}", "study.baseline.town.people_per_grid=[1, 2]"),
     ("hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs=0"),
+    ("+resume=", "resume='': expected the folder of an earlier sweep"),
+    ("+resume={tmp}/never_ran", "resume='{tmp}/never_ran': expected the folder of an earlier sweep"),
+    ("hydra.sweep.dir={tmp}/a_file", "hydra.sweep.dir='{tmp}/a_file': cannot make the sweep folder there"),
 ])
 def test_a_bad_sweep_setting_stops_the_sweep_before_any_point(tmp_path, override, needle):
-    """A bad value in the study block or the launcher's job count ends the
-    sweep when it starts, with one line naming the key and exit status 2, as
-    a single run's bad config does (Hydra would warn and run every point for
-    a report that cannot be written; joblib would print a traceback)."""
+    """A bad value in the study block, the launcher's job count, a resume
+    path or the sweep folder ends the sweep when it starts, with one line
+    naming the key and exit status 2, as a single run's bad config does
+    (Hydra would warn and run every point for a report that cannot be
+    written, or print a traceback; an empty resume path swept into the
+    current folder)."""
     folder = tmp_path / "sweep"
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    override, needle = (text.replace("{tmp}", str(tmp_path)) for text in (override, needle))
     jobs = [] if "n_jobs" in override else ["hydra.launcher.n_jobs=2"]
-    cmd = [sys.executable, "-m", "sim", "-m", "experiment=grid_size", *TINY, *jobs, override, f"hydra.sweep.dir={folder}"]
+    where = [] if "sweep.dir" in override else [f"hydra.sweep.dir={folder}"]
+    cmd = [sys.executable, "-m", "sim", "-m", "experiment=grid_size", *TINY, *jobs, override, *where]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
