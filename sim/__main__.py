@@ -87,6 +87,6 @@ if __name__ == "__main__":
     preflight()  # malformed YAML: one line and exit 2, instead of Hydra's traceback
     try:
         main()
-    finally:  # a sweep's workers, however it ended (Hydra exits on a bad point config before any job)
+    finally:  # a sweep's workers and a sweep that did not reach its end (Hydra exits without telling the callback)
         if "sim.callbacks" in sys.modules:
-            sys.modules["sim.callbacks"].stop_workers()
+            sys.modules["sim.callbacks"].end_of_command(interrupted=isinstance(sys.exc_info()[1], KeyboardInterrupt))

@@ -203,6 +203,38 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) ->
     _fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values})")
 
 
+_open_sweep: Path | None = None
+"""The folder of a sweep that started in this process and has not reached its end."""
+
+
+def end_of_command(interrupted: bool) -> None:
+    """What ``python -m sim`` does last, however it ends: stop a sweep's
+    workers, and report a sweep that stopped before its end.
+
+    Hydra ends a sweep whose launcher fails (a worker process killed, for
+    instance for memory) without calling ``on_multirun_end``: the points
+    that finished are then reported here, in this process, so that they are
+    not lost behind the error. After Ctrl-C only the way to report is shown.
+    """
+    stop_workers()
+    sweep_dir = _open_sweep
+    if sweep_dir is None or not any(sweep_dir.glob("*/.hydra")):
+        return  # no sweep, or no point started (Hydra rejected a point's config: its error says it all)
+    retry = f"resume with `+resume={sweep_dir}` added to the same command"
+    if interrupted:
+        print(f"gridgov: sweep interrupted; report what finished with `python -m sim.report {sweep_dir}`, "
+              f"or {retry}", file=sys.stderr)
+        return
+    print(f"gridgov: the sweep stopped before its end (see the error above); reporting the points that "
+          f"finished, then {retry}", file=sys.stderr)
+    try:
+        path = write_report(sweep_dir)
+    except Exception as exc:  # noqa: BLE001 - the sweep's own error stays the one that counts
+        print(f"gridgov: the report failed too ({exc}); retry with: python -m sim.report {sweep_dir}", file=sys.stderr)
+    else:
+        print(f"gridgov: sweep report: {path}", file=sys.stderr)
+
+
 def _sweep_folder(config: DictConfig) -> Path:
     """The sweep folder, made if needed; a resume path must be an earlier sweep's folder."""
     resume = config.get(RESUME_KEY)
@@ -245,10 +277,14 @@ class SweepReport(Callback):
                   "or -1 for every core (-2 for all but one, ...)")
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)
+        global _open_sweep
+        _open_sweep = sweep_dir
         start_workers(config, None if points is None else len(points))
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global _open_sweep
+        _open_sweep = None  # reached the end: the report is written here
         sweep_dir = Path(str(config.hydra.sweep.dir))
         try:
             pool = worker_pool(config)

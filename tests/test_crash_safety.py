@@ -112,3 +112,60 @@ def test_runs_started_in_the_same_second_get_their_own_folders():
             dirs.append((OmegaConf.select(cfg, "hydra.run.dir"), OmegaConf.select(cfg, "hydra.sweep.dir")))
     (run_a, sweep_a), (run_b, sweep_b) = dirs
     assert run_a != run_b and sweep_a != sweep_b
+
+
+KILL_POINT_1 = '''
+import importlib.abc, importlib.util, os, sys
+
+class _KillPointOne(importlib.abc.MetaPathFinder):
+    """In a sweep's worker process, point 1 dies as if killed for memory."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "sim.sweep":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+            real = module.run_point
+
+            def run_point(config, point_dir, sweep_dir, num, overrides):
+                if num == 1:  # once point 0 has finished in the other worker
+                    import pathlib, time
+                    done = pathlib.Path(sweep_dir) / "0" / "summary.json"
+                    for _ in range(600):
+                        if done.is_file():
+                            break
+                        time.sleep(0.1)
+                    os._exit(9)
+                return real(config, point_dir, sweep_dir, num, overrides)
+
+            module.run_point = run_point
+
+        spec.loader.exec_module = patched
+        return spec
+
+sys.meta_path.insert(0, _KillPointOne())
+'''
+
+
+def test_a_sweep_whose_worker_dies_still_reports_what_finished(tmp_path):
+    """A worker process killed mid-sweep (the operating system's memory
+    killer, say) ends the sweep with an error, but the points that finished
+    are reported, and the command says how to resume."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_POINT_1, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
+    folder = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3", "horizon_days=5",
+                           "warmup_days=0", "replications=1", "output.events=false", "++output.plot=false",
+                           "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={folder}"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode != 0
+    assert f"+resume={folder}" in proc.stderr
+    assert (folder / "report.md").is_file() and (folder / "sweep_summary.csv").is_file()
+    status = pd.read_csv(folder / "sweep_summary.csv").drop_duplicates("point").set_index("point")["status"]
+    assert status[0] == "finished" and status[1] != "finished"
