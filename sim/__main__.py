@@ -27,12 +27,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, build_job
+from .preflight import fail
 from .sweep import record_failure, run_point, sweep_control
-
-
-def _fail(message: str) -> None:
-    print(f"gridgov: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 def _sweep_point(cfg: DictConfig) -> None:
@@ -65,11 +61,11 @@ def main(cfg: DictConfig) -> None:
     except ConfigError as exc:
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:  # interpolation errors and the like
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
-        _fail(f"invalid config: {exc}")
+        fail(f"invalid config: {exc}")
     from .runner import format_table, run  # not at the top: a sweep's main process never simulates
 
     out_dir = HydraConfig.get().runtime.output_dir

@@ -44,6 +44,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .config import ConfigError
+from .preflight import fail
 from .report import Calls, write_report
 from .study import StudySpec, parse_study
 from .sweep import FAILED, PLAN, RESUME_KEY, override_key, override_value, same_value, write_plan
@@ -92,13 +93,17 @@ def default_config(config_name: str | None) -> dict[str, Any] | None:
     return container
 
 
+def _is_joblib(config: DictConfig) -> bool:
+    return "JoblibLauncher" in str(config.hydra.launcher.get("_target_", ""))
+
+
 def _launcher_settings(config: DictConfig) -> dict[str, Any] | None:
     """The joblib launcher's ``Parallel`` settings, as the launcher builds them
     (``hydra_joblib_launcher._core.launch``); ``None`` for another launcher or
     when joblib runs the jobs one at a time in this process (``n_jobs=1``)."""
-    launcher = config.hydra.launcher
-    if "JoblibLauncher" not in str(launcher.get("_target_", "")):
+    if not _is_joblib(config):
         return None
+    launcher = config.hydra.launcher
     from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
     from joblib import effective_n_jobs
 
@@ -200,7 +205,7 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) ->
         return
     values = "; ".join(f"{k}: " + ", ".join(dict.fromkeys(str(p.get(k)) for p in planned)) for k, _ in study.baseline)
     given = ", ".join(f"{k}={v!r}" for k, v in study.baseline)
-    _fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values})")
+    fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values})")
 
 
 _open_sweep: Path | None = None
@@ -239,20 +244,14 @@ def _sweep_folder(config: DictConfig) -> Path:
     """The sweep folder, made if needed; a resume path must be an earlier sweep's folder."""
     resume = config.get(RESUME_KEY)
     if resume is not None and not (Path(str(resume)) / PLAN).is_file():
-        _fail(f"invalid config: {RESUME_KEY}={resume!r}: expected the folder of an earlier sweep (it holds {PLAN}); "
+        fail(f"invalid config: {RESUME_KEY}={resume!r}: expected the folder of an earlier sweep (it holds {PLAN}); "
               "to name a new sweep's folder, set hydra.sweep.dir")
     sweep_dir = Path(str(config.hydra.sweep.dir))
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        _fail(f"invalid config: hydra.sweep.dir={str(sweep_dir)!r}: cannot make the sweep folder there ({exc.strerror})")
+        fail(f"invalid config: hydra.sweep.dir={str(sweep_dir)!r}: cannot make the sweep folder there ({exc.strerror})")
     return sweep_dir
-
-
-def _fail(message: str) -> None:
-    """A bad config found as the sweep starts: one line and exit 2, before any point runs."""
-    print(f"gridgov: {message}", file=sys.stderr)
-    sys.exit(2)
 
 
 class SweepReport(Callback):
@@ -269,11 +268,10 @@ class SweepReport(Callback):
             study_cfg = OmegaConf.to_container(config.study, resolve=True) if "study" in config else None
             study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
-            _fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
+            fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
         _check_baseline(study, points)
-        launcher = config.hydra.launcher
-        if "JoblibLauncher" in str(launcher.get("_target_", "")) and launcher.get("n_jobs") == 0:  # joblib: a traceback
-            _fail("invalid config: hydra.launcher.n_jobs=0: expected the number of parallel jobs, >= 1, "
+        if _is_joblib(config) and config.hydra.launcher.get("n_jobs") == 0:  # joblib would print a traceback
+            fail("invalid config: hydra.launcher.n_jobs=0: expected the number of parallel jobs, >= 1, "
                   "or -1 for every core (-2 for all but one, ...)")
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)

@@ -22,6 +22,12 @@ import yaml
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
+def fail(message: str) -> None:
+    """End the command as every bad input of the command line does: one line, exit status 2."""
+    print(f"gridgov: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def _flag_values(argv: Sequence[str], names: tuple[str, ...]) -> list[str]:
     """Values of a command-line flag given as ``--flag VALUE`` or ``--flag=VALUE``."""
     values = []
@@ -86,5 +92,4 @@ def run(argv: Sequence[str] | None = None) -> None:
         return
     problem = check(sys.argv[1:] if argv is None else argv)
     if problem is not None:
-        print(f"gridgov: {problem}", file=sys.stderr)
-        sys.exit(2)
+        fail(problem)
