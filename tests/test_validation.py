@@ -4,6 +4,10 @@ The model is reduced with ordinary config keys only (``sim.compose.mmc_overrides
 one grid of c workers, every matter simple, exponential (or deterministic)
 work, no triage, no feedback, no escalation. Its queue is then M/M/c (or
 M/D/1), and the mean wait must match Erlang C (or Pollaczek-Khinchine).
+Two more reductions check the routing: urgent matters triaged ahead of simple
+ones (non-preemptive priority, Cobham's formula), and difficult matters
+triaged by the worker then claimed by their category's department (a tandem
+Jackson network: each department an M/M/c queue of its own).
 
 Tolerances come from confidence intervals: replication means are i.i.d., so a
 Student-t interval over replications covers the true mean with the stated
@@ -21,6 +25,7 @@ from sim import metrics, streams
 from sim.arrivals import generate
 from sim.compose import REALISM_OFF, load_scenario, mmc_overrides
 from sim.model import Model
+from sim.scenario import COMPLEXITIES
 from sim.stats import t_interval
 from sim.town import build_layout
 from sim.validation import erlang_c, erlang_c_wait, pk_wait
@@ -99,3 +104,93 @@ def test_poisson_arrival_count_matches_rate():
 def test_replication_streams_are_spawned_children_of_the_seed():
     child = np.random.SeedSequence(7).spawn(3)[2]
     assert streams.replication_seed(7, 2).generate_state(4).tolist() == child.generate_state(4).tolist()
+
+
+# -- priority classes: urgent matters jump the worker's queue ------------------
+
+def priority_overrides(c: int, load: float, urgent: float, days: float) -> list[str]:
+    """One grid of ``c`` workers whose queue has two classes with the same work.
+
+    Urgent matters are triaged by the worker ahead of the rest (non-preemptive
+    priority) and need nothing more (no team step, no feedback); the rest are
+    simple matters. Triage and simple work are both exponential with mean 1 h,
+    and deadlines are too long for supervision to reorder the queue, so the
+    queue is M/M/c with two non-preemptive priority classes.
+    """
+    return [
+        *mmc_overrides(c, load, horizon_days=days, warmup_days=days / 10),
+        f"arrivals.complexity.simple={1.0 - urgent!r}", f"arrivals.complexity.urgent={urgent!r}",
+        "handling.triage.dist=exponential", "handling.triage.mean_h=1.0",
+        "handling.urgent.dist=deterministic", "handling.urgent.mean_h=0",
+        "routing.deadline_h.simple=1e9", "routing.deadline_h.difficult=1e9", "routing.deadline_h.urgent=1e9",
+    ]
+
+
+def cobham_waits(lams: list[float], mu: float, c: int) -> list[float]:
+    """Mean waits of non-preemptive priority classes (highest first) in M/M/c
+    with one service rate for all: W_k = C / (c mu (1 - s_{k-1}) (1 - s_k)),
+    C the Erlang C probability of waiting and s_k the load of classes 1..k
+    (Cobham 1954; Gross and Harris, Fundamentals of Queueing Theory, 3.4)."""
+    p_wait = erlang_c(sum(lams), mu, c)
+    s = np.cumsum([0.0, *lams]) / (c * mu)
+    return [p_wait / (c * mu * (1.0 - s[k]) * (1.0 - s[k + 1])) for k in range(len(lams))]
+
+
+@pytest.mark.parametrize("c,load,urgent", [(1, 0.8, 0.3), (2, 0.85, 0.2)])
+def test_urgent_priority_waits_match_cobham(c, load, urgent):
+    lam = load * c
+
+    def waits(rec):
+        win = metrics.in_window(rec) & ~np.isnan(rec.t_start)
+        w = rec.t_start - rec.t_report
+        return [w[win & (rec.complexity == COMPLEXITIES.index(k))].mean() for k in ("urgent", "simple")]
+
+    res = replicate(priority_overrides(c, load, urgent, days=300), 24, waits)
+    theory = cobham_waits([lam * urgent, lam * (1.0 - urgent)], 1.0, c)
+    level = 1.0 - (1.0 - LEVEL) / 2  # two checks, Bonferroni
+    for j, name in enumerate(("urgent", "simple")):
+        mean, lo, hi = t_interval(res[:, j].tolist(), level)
+        assert lo <= theory[j] <= hi, (f"M/M/{c} priority, load {load}: {name} mean wait {mean:.4f}, "
+                                       f"theory {theory[j]:.4f} outside [{lo:.4f}, {hi:.4f}]")
+    assert res[:, 0].mean() < res[:, 1].mean()
+
+
+# -- a tandem network: worker triage, then the department of the category --------
+
+def test_department_waits_after_triage_match_erlang_c_per_department():
+    """All matters difficult: triaged by one worker (M/M/1), then claimed by the
+    department of their category. By Burke's theorem the worker's departures
+    are Poisson, and splitting them by category (independent of everything
+    else) keeps each department's arrivals Poisson: every department is an
+    M/M/c queue of its own staff, with the arrival rate of its categories
+    (a Jackson network). Checks the category -> department routing and the
+    departments' queues together."""
+    scenario = load_scenario([])
+    shares = dict(scenario.arrivals.categories)
+    depts = [(d.name, sum(shares[k] for k in d.categories), d.staff) for d in scenario.departments]
+    lam, triage_h, desk_h = 1.2, 0.6, 10.0  # per hour; the busiest department is ~70% busy
+    days = 400
+    over = [
+        *mmc_overrides(1, lam * triage_h, service_h=triage_h, horizon_days=days, warmup_days=days / 10),
+        "arrivals.complexity.simple=0", "arrivals.complexity.difficult=1.0",
+        "handling.triage.dist=exponential", f"handling.triage.mean_h={triage_h!r}",
+        "handling.department.dist=exponential", f"handling.department.mean_h={desk_h!r}",
+        "routing.deadline_h.simple=1e9", "routing.deadline_h.difficult=1e9", "routing.deadline_h.urgent=1e9",
+    ]
+    # category code (its place in arrivals.categories) -> its department's place in depts
+    dept_of = np.asarray([next(i for i, d in enumerate(scenario.departments) if k in d.categories)
+                          for k, _ in scenario.arrivals.categories])
+
+    def waits(rec):
+        win = metrics.in_window(rec) & ~np.isnan(rec.t_handle_start) & (rec.resolver == 1)
+        w = rec.t_handle_start - rec.t_res_in
+        d = dept_of[rec.category]
+        return [w[win & (d == i)].mean() for i in range(len(depts))]
+
+    res = replicate(over, 24, waits)
+    level = 1.0 - (1.0 - LEVEL) / len(depts)
+    for j, (name, share, staff) in enumerate(depts):
+        theory = erlang_c_wait(lam * share, 1.0 / desk_h, staff)
+        mean, lo, hi = t_interval(res[:, j].tolist(), level)
+        assert lo <= theory <= hi, (f"department {name} ({staff} desks, {lam * share:.3f}/h): mean wait {mean:.4f}, "
+                                    f"Erlang C {theory:.4f} outside [{lo:.4f}, {hi:.4f}]")
