@@ -126,6 +126,51 @@ def erlang_a(lam: float, mu: float, theta: float, c: int, n_max: int | None = No
     }
 
 
+# -- M/M/c with a deterministic patience: escalation after a fixed wait -----
+
+def erlang_d_patience(lam: float, mu: float, c: int, tau: float) -> dict[str, float]:
+    """Exact steady state of the M/M/c+D queue: every customer leaves the
+    queue after waiting ``tau`` (the model's escalation of a simple matter
+    still waiting for its worker ``escalate_after_h`` after its report).
+
+    With first-come first-served service, an arrival's wait is the virtual
+    waiting time V it finds (later arrivals cannot overtake it), and it
+    leaves unserved exactly when V > tau. While all c servers are busy V
+    falls at rate 1 and jumps by an Exp(c mu) amount at each arrival that
+    finds V <= tau. Level crossing gives V's density f(x) = lam p e^{-b x}
+    for 0 < x <= tau and f(tau) e^{-c mu (x - tau)} beyond, with b = c mu -
+    lam and p the probability of c - 1 busy servers; below c busy servers
+    the chain is the Erlang loss chain, so the probability of fewer than c
+    busy is p / B(a, c - 1) with B Erlang's loss formula and a = lam / mu
+    (Baccelli and Hebuterne 1981 for c = 1). Stable for any load with a
+    finite ``tau``; ``tau = 0`` is the Erlang loss system, ``tau`` -> infinity
+    Erlang C.
+
+    Returns:
+        ``p_abandon`` (fraction of arrivals that leave unserved, P(V > tau)
+        by PASTA), ``wait_mean`` (mean of min(V, tau): the waits of the
+        served and the ``tau`` of the others), ``p_wait`` (P(V > 0), arrivals
+        that find every server busy).
+    """
+    if lam <= 0 or mu <= 0 or c < 1 or not tau >= 0 or math.isinf(tau):
+        raise ValueError("erlang_d_patience needs lam > 0, mu > 0, c >= 1 and a finite tau >= 0")
+    x = (c * mu - lam) * tau  # b tau
+    if abs(x) < 1e-6:  # the b -> 0 limits, from the Taylor series in x
+        g_in = lam * tau * (1.0 - x / 2.0)  # lam (1 - e^{-x}) / b
+        m_in = lam * tau**2 * (0.5 - x / 3.0)  # lam (1 - e^{-x} (1 + x)) / b^2
+    else:
+        b = c * mu - lam
+        g_in = -lam * math.expm1(-x) / b
+        m_in = lam * (-math.expm1(-x) - x * math.exp(-x)) / b**2
+    g_out = lam * math.exp(-x) / (c * mu)  # mass of V beyond tau, relative to p
+    norm = 1.0 / erlang_b(lam / mu, c - 1) + g_in + g_out
+    return {
+        "p_abandon": g_out / norm,
+        "wait_mean": (m_in + tau * g_out) / norm,
+        "p_wait": (g_in + g_out) / norm,
+    }
+
+
 # -- Larson's hypercube: one worker per grid, neighbours back each other up --
 
 def ring_adjacency(n: int) -> list[list[int]]:

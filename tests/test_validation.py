@@ -7,7 +7,8 @@ M/D/1), and the mean wait must match Erlang C (or Pollaczek-Khinchine).
 Two more reductions check the routing: urgent matters triaged ahead of simple
 ones (non-preemptive priority, Cobham's formula), and difficult matters
 triaged by the worker then claimed by their category's department (a tandem
-Jackson network: each department an M/M/c queue of its own).
+Jackson network: each department an M/M/c queue of its own). Escalation after
+a fixed wait makes the worker's queue M/M/c+D (``erlang_d_patience``).
 
 Tolerances come from confidence intervals: replication means are i.i.d., so a
 Student-t interval over replications covers the true mean with the stated
@@ -28,7 +29,7 @@ from sim.model import Model
 from sim.scenario import COMPLEXITIES
 from sim.stats import t_interval
 from sim.town import build_layout
-from sim.validation import erlang_c, erlang_c_wait, pk_wait
+from sim.validation import erlang_b, erlang_c, erlang_c_wait, erlang_d_patience, pk_wait
 
 LEVEL = 0.999
 SEED = 12345
@@ -194,3 +195,46 @@ def test_department_waits_after_triage_match_erlang_c_per_department():
         mean, lo, hi = t_interval(res[:, j].tolist(), level)
         assert lo <= theory <= hi, (f"department {name} ({staff} desks, {lam * share:.3f}/h): mean wait {mean:.4f}, "
                                     f"Erlang C {theory:.4f} outside [{lo:.4f}, {hi:.4f}]")
+
+
+# -- escalation after a fixed wait: M/M/c+D ------------------------------------
+
+def test_erlang_d_patience_limits():
+    """tau = 0 is Erlang's loss system; a long tau is Erlang C; continuous at lam = c mu."""
+    for lam, c in [(0.9, 1), (2.5, 4), (7.0, 3)]:
+        assert erlang_d_patience(lam, 1.0, c, 0.0)["p_abandon"] == pytest.approx(erlang_b(lam, c), rel=1e-12)
+    long = erlang_d_patience(2.5, 1.0, 4, 500.0)
+    assert long["p_abandon"] < 1e-100
+    assert long["p_wait"] == pytest.approx(erlang_c(2.5, 1.0, 4), rel=1e-12)
+    assert long["wait_mean"] == pytest.approx(erlang_c_wait(2.5, 1.0, 4), rel=1e-12)
+    at, near = erlang_d_patience(4.0, 1.0, 4, 1.0), erlang_d_patience(4.0 + 1e-5, 1.0, 4, 1.0)
+    for key in at:
+        assert at[key] == pytest.approx(near[key], rel=1e-4)
+    with pytest.raises(ValueError):
+        erlang_d_patience(1.0, 1.0, 1, float("inf"))
+
+
+@pytest.mark.parametrize("c,load,tau", [(1, 0.9, 2.0), (2, 1.2, 1.5)])
+def test_escalation_after_a_fixed_wait_matches_mmc_plus_d(c, load, tau):
+    """Simple matters still waiting for their worker ``tau`` hours after the
+    report go to a department: the worker's queue is M/M/c+D (stable even
+    above load 1). P(escalated), the mean time to a start or an escalation,
+    and P(wait > 0) over matters whose fate is known at the horizon."""
+    over = [*mmc_overrides(c, load, horizon_days=200, warmup_days=20),
+            "routing=tiered", f"routing.escalate_after_h={tau!r}",
+            "routing.deadline_h.simple=1e9", "routing.deadline_h.difficult=1e9", "routing.deadline_h.urgent=1e9"]
+
+    def fate(rec):
+        esc = rec.escalated.astype(bool)
+        known = metrics.in_window(rec) & (esc | ~np.isnan(rec.t_start))
+        # an escalated matter's wait ends at its escalation (t_res_in), the others' at their start
+        wait = np.where(esc, rec.t_res_in, rec.t_start)[known] - rec.t_report[known]
+        return [esc[known].mean(), wait.mean(), (wait > 1e-12).mean()]
+
+    res = replicate(over, 24, fate)
+    theory = erlang_d_patience(load * c, 1.0, c, tau)
+    level = 1.0 - (1.0 - LEVEL) / 3
+    for j, key in enumerate(("p_abandon", "wait_mean", "p_wait")):
+        mean, lo, hi = t_interval(res[:, j].tolist(), level)
+        assert lo <= theory[key] <= hi, (f"M/M/{c}+D load {load} tau {tau}: {key} {mean:.4f}, "
+                                         f"theory {theory[key]:.4f} outside [{lo:.4f}, {hi:.4f}]")
