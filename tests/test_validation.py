@@ -238,3 +238,26 @@ def test_escalation_after_a_fixed_wait_matches_mmc_plus_d(c, load, tau):
         mean, lo, hi = t_interval(res[:, j].tolist(), level)
         assert lo <= theory[key] <= hi, (f"M/M/{c}+D load {load} tau {tau}: {key} {mean:.4f}, "
                                          f"theory {theory[key]:.4f} outside [{lo:.4f}, {hi:.4f}]")
+
+
+# -- pooled workers: the grids of a unit share one queue -----------------------
+
+@pytest.mark.parametrize("grids,per_grid,load", [(3, 1, 0.8), (2, 2, 0.85)])
+def test_unit_pooling_is_one_mmc_queue_of_all_the_units_workers(grids, per_grid, load):
+    """With ``staffing.pooling=unit`` the workers of every grid of a village
+    serve its whole population from one queue: M/M/c with c = grids x workers
+    per grid and the village's arrival rate."""
+    c = grids * per_grid
+    over = [*mmc_overrides(per_grid, load, horizon_days=250, warmup_days=25),
+            f"town.population={grids * 1000}", f"town.unit_population={grids * 1000}", "staffing.pooling=unit"]
+
+    def measure(rec):
+        assert sum(k == "worker" for k in rec.pool_kind) == 1, "one pooled queue per unit"
+        return wait_and_pwait(rec)
+
+    res = replicate(over, 24, measure)
+    lam = load * c
+    level = 1.0 - (1.0 - LEVEL) / 2
+    for j, (name, theory) in enumerate((("mean wait", erlang_c_wait(lam, 1.0, c)), ("P(wait)", erlang_c(lam, 1.0, c)))):
+        mean, lo, hi = t_interval(res[:, j].tolist(), level)
+        assert lo <= theory <= hi, f"{grids} grids x {per_grid} pooled: {name} {mean:.4f}, Erlang C {theory:.4f} outside [{lo:.4f}, {hi:.4f}]"
