@@ -70,10 +70,13 @@ def test_md1_mean_wait_matches_pollaczek_khinchine():
     assert_covers(res[:, 0], pk_wait(0.7, 1.0, 0.0), "M/D/1 mean wait")
 
 
-def test_mg1_gamma_mean_wait_matches_pollaczek_khinchine():
-    over = mmc_overrides(1, 0.6, dist="gamma", horizon_days=250, warmup_days=25) + ["handling.simple.cv=0.5"]
+@pytest.mark.parametrize("dist,cv", [("gamma", 0.5), ("lognormal", 1.0), ("lognormal", 0.5)])
+def test_mg1_mean_wait_matches_pollaczek_khinchine(dist, cv):
+    """Gamma and lognormal work (the default's family) with mean 1 h and the
+    configured cv: the variance is cv^2, whatever the parameterisation."""
+    over = mmc_overrides(1, 0.6, dist=dist, horizon_days=250, warmup_days=25) + [f"handling.simple.cv={cv!r}"]
     res = replicate(over, 24, wait_and_pwait)
-    assert_covers(res[:, 0], pk_wait(0.6, 1.0, 0.25), "M/G/1 (gamma, cv 0.5) mean wait")
+    assert_covers(res[:, 0], pk_wait(0.6, 1.0, cv**2), f"M/G/1 ({dist}, cv {cv}) mean wait")
 
 
 @pytest.mark.parametrize("c,load", [(1, 0.7), (3, 0.8)])
