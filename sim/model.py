@@ -73,23 +73,33 @@ class Model:
         n = len(arrivals)
         self.n = n
 
-        # Per-matter state, in compact arrays indexed by matter id.
-        self.report = _farray(arrivals.time_h)
-        self.grid = array("i", arrivals.grid.astype(np.int32).tobytes())
+        # Per-matter state, indexed by matter id: compact arrays, except the
+        # columns read at almost every step, which are lists. CPython indexes
+        # a list inside the bytecode, while indexing an array or bytes is a
+        # C call that also boxes a new float at each read (5% of the run's
+        # instructions went to it). The records take the input columns among
+        # them from the numpy arrays kept beside (``Records.from_model``).
+        dl = np.asarray([scenario.routing.deadline(c) for c in COMPLEXITIES])
+        self.report_col = np.ascontiguousarray(arrivals.time_h, dtype=np.float64)
+        self.deadline_col = np.ascontiguousarray(arrivals.time_h + dl[arrivals.complexity], dtype=np.float64)
+        self.grid_col = arrivals.grid.astype(np.int32)
+        self.complexity_col = arrivals.complexity.astype(np.int8)
+        self.report: list[float] = self.report_col.tolist()
+        self.deadline: list[float] = self.deadline_col.tolist()
+        self.grid: list[int] = self.grid_col.tolist()
+        self.complexity: list[int] = self.complexity_col.tolist()
         self.category = bytes(arrivals.category.astype(np.uint8))
-        self.complexity = bytes(arrivals.complexity.astype(np.uint8))
         self.discovered = bytes(arrivals.discovered.astype(np.uint8))
         self.work = [_farray(arrivals.work_h[:, j]) for j in range(len(STEPS))]
-        dl = np.asarray([scenario.routing.deadline(c) for c in COMPLEXITIES])
-        self.deadline = _farray(arrivals.time_h + dl[arrivals.complexity])
-        self.token = array("l", bytes(8 * n)) if n else array("l")
+        self.token = [0] * n
         self.seq = 0  # queue-entry counter shared by all pools
         self.supervised = bytearray(n)
         self.escalated = bytearray(n)
         self.resolver = bytearray(b"\xff" * n)
         self.satisfied = bytearray(b"\xff" * n)
-        self.t_start, self.t_onsite, self.t_res_in, self.t_hstart = (
-            array("d", [_NAN]) * n for _ in range(4)
+        self.t_start: list[float] = [_NAN] * n
+        self.t_onsite, self.t_res_in, self.t_hstart = (
+            array("d", [_NAN]) * n for _ in range(3)
         )
         self.t_honsite, self.t_handled, self.t_closed, self.t_petition = (
             array("d", [_NAN]) * n for _ in range(4)
