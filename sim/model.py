@@ -226,21 +226,28 @@ class Model:
         pool.submit(mid, step, priority)
 
     def on_queued(self, pool: Pool, mid: int, step: int, token: int) -> None:
-        """A task had to wait: set its escalation and patience timers."""
+        """A task of a matter nobody has started on had to wait: set its
+        escalation and patience timers (the pool calls this only for such
+        matters: a simple matter's first step, or any step before the first)."""
         h = self._escalate_h
         if h is not None and step == SIMPLE and pool._is_worker:
             self._escalation_timers.add(self.report[mid] + h, (mid, token, pool))
-        if self._patience is not None and self.t_start[mid] != self.t_start[mid]:
+        if self._patience is not None:
             self._waiting_in[mid] = pool.index
             if not self._timer_set[mid]:
                 self._timer_set[mid] = 1
                 self._abandon_timers.add(self.report[mid] + self._patience[mid], mid)
 
-    def _still_queued(self, entry: tuple[int, int, Pool]) -> bool:
-        return self.token[entry[0]] == entry[1]
+    def _still_queued(self, timers: list[tuple[float, int, tuple[int, int, Pool]]]) -> list:
+        """The escalation timers whose task is still queued where it was (one
+        call for a list, not one per timer: most timers are moot when tested)."""
+        token = self.token
+        return [x for x in timers if token[x[2][0]] == x[2][1]]
 
-    def _not_started(self, mid: int) -> bool:
-        return self.t_start[mid] != self.t_start[mid]  # NaN
+    def _not_started(self, timers: list[tuple[float, int, int]]) -> list:
+        """The patience timers whose matter nobody has started on."""
+        t_start = self.t_start
+        return [x for x in timers if t_start[x[2]] != t_start[x[2]]]  # NaN
 
     def _escalate(self, entry: tuple[int, int, Pool]) -> None:
         mid, token, pool = entry

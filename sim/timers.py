@@ -24,20 +24,22 @@ class TimerQueue:
     heap; later ones wait unsorted in a list per bucket. When the heap runs
     out, the next bucket's timers that are still live go into it, so the many
     timers that become moot before their bucket comes up (their matter
-    started) cost an append and one ``live`` test, not a heap push and pop.
+    started) cost an append and a test, not a heap push and pop.
     A timer is in a bucket only if its bucket number, ``int(t / bucket_h)``,
     is above that of every timer in the heap: the number never decreases
     with ``t``, so every timer in the heap comes before every timer in a
     bucket, and the heap's head is the earliest timer. Moot timers are
     dropped, never fired, which changes nothing: a timer that can no longer
-    matter stays so (``live`` turns False for good), and the callbacks ignore
-    such timers anyway.
+    matter stays so (``live`` leaves it out for good), and the callbacks
+    ignore such timers anyway.
     """
 
     def __init__(self, env: simpy.Environment, fire, live, bucket_h: float = 24.0) -> None:
         self.env = env
         self.fire = fire
-        self.live = live  # live(payload) is False once the timer can no longer matter, for good
+        # live(entries): those of the (time, seq, payload) entries whose timer
+        # can still matter; a timer left out once is left out for good.
+        self.live = live
         self.heap: list[tuple[float, int, object]] = []
         self._per_bucket = 1.0 / bucket_h
         self._bucket = -1  # the highest bucket number of the timers in the heap
@@ -70,8 +72,7 @@ class TimerQueue:
         if not self._later_numbers:
             return False
         b = heappop(self._later_numbers)
-        live = self.live
-        heap = [entry for entry in self._later.pop(b) if live(entry[2])]
+        heap = self.live(self._later.pop(b))
         heapify(heap)
         self.heap = heap
         self._bucket = b
@@ -93,7 +94,7 @@ class TimerQueue:
         live = self.live
         while True:
             heap = self.heap
-            while heap and not live(heap[0][2]):
+            while heap and not live(heap[:1]):
                 heappop(heap)
             if heap or not self._refill():
                 break
