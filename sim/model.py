@@ -73,23 +73,33 @@ class Model:
         n = len(arrivals)
         self.n = n
 
-        # Per-matter state, in compact arrays indexed by matter id.
-        self.report = _farray(arrivals.time_h)
-        self.grid = array("i", arrivals.grid.astype(np.int32).tobytes())
+        # Per-matter state, indexed by matter id: compact arrays, except the
+        # columns read at almost every step, which are lists. CPython indexes
+        # a list inside the bytecode, while indexing an array or bytes is a
+        # C call that also boxes a new float at each read (5% of the run's
+        # instructions went to it). The records take the input columns among
+        # them from the numpy arrays kept beside (``Records.from_model``).
+        dl = np.asarray([scenario.routing.deadline(c) for c in COMPLEXITIES])
+        self.report_col = np.ascontiguousarray(arrivals.time_h, dtype=np.float64)
+        self.deadline_col = np.ascontiguousarray(arrivals.time_h + dl[arrivals.complexity], dtype=np.float64)
+        self.grid_col = arrivals.grid.astype(np.int32)
+        self.complexity_col = arrivals.complexity.astype(np.int8)
+        self.report: list[float] = self.report_col.tolist()
+        self.deadline: list[float] = self.deadline_col.tolist()
+        self.grid: list[int] = self.grid_col.tolist()
+        self.complexity: list[int] = self.complexity_col.tolist()
         self.category = bytes(arrivals.category.astype(np.uint8))
-        self.complexity = bytes(arrivals.complexity.astype(np.uint8))
         self.discovered = bytes(arrivals.discovered.astype(np.uint8))
         self.work = [_farray(arrivals.work_h[:, j]) for j in range(len(STEPS))]
-        dl = np.asarray([scenario.routing.deadline(c) for c in COMPLEXITIES])
-        self.deadline = _farray(arrivals.time_h + dl[arrivals.complexity])
-        self.token = array("l", bytes(8 * n)) if n else array("l")
+        self.token = [0] * n
         self.seq = 0  # queue-entry counter shared by all pools
         self.supervised = bytearray(n)
         self.escalated = bytearray(n)
         self.resolver = bytearray(b"\xff" * n)
         self.satisfied = bytearray(b"\xff" * n)
-        self.t_start, self.t_onsite, self.t_res_in, self.t_hstart = (
-            array("d", [_NAN]) * n for _ in range(4)
+        self.t_start: list[float] = [_NAN] * n
+        self.t_onsite, self.t_res_in, self.t_hstart = (
+            array("d", [_NAN]) * n for _ in range(3)
         )
         self.t_honsite, self.t_handled, self.t_closed, self.t_petition = (
             array("d", [_NAN]) * n for _ in range(4)
@@ -216,21 +226,28 @@ class Model:
         pool.submit(mid, step, priority)
 
     def on_queued(self, pool: Pool, mid: int, step: int, token: int) -> None:
-        """A task had to wait: set its escalation and patience timers."""
+        """A task of a matter nobody has started on had to wait: set its
+        escalation and patience timers (the pool calls this only for such
+        matters: a simple matter's first step, or any step before the first)."""
         h = self._escalate_h
         if h is not None and step == SIMPLE and pool._is_worker:
             self._escalation_timers.add(self.report[mid] + h, (mid, token, pool))
-        if self._patience is not None and self.t_start[mid] != self.t_start[mid]:
+        if self._patience is not None:
             self._waiting_in[mid] = pool.index
             if not self._timer_set[mid]:
                 self._timer_set[mid] = 1
                 self._abandon_timers.add(self.report[mid] + self._patience[mid], mid)
 
-    def _still_queued(self, entry: tuple[int, int, Pool]) -> bool:
-        return self.token[entry[0]] == entry[1]
+    def _still_queued(self, timers: list[tuple[float, int, tuple[int, int, Pool]]]) -> list:
+        """The escalation timers whose task is still queued where it was (one
+        call for a list, not one per timer: most timers are moot when tested)."""
+        token = self.token
+        return [x for x in timers if token[x[2][0]] == x[2][1]]
 
-    def _not_started(self, mid: int) -> bool:
-        return self.t_start[mid] != self.t_start[mid]  # NaN
+    def _not_started(self, timers: list[tuple[float, int, int]]) -> list:
+        """The patience timers whose matter nobody has started on."""
+        t_start = self.t_start
+        return [x for x in timers if t_start[x[2]] != t_start[x[2]]]  # NaN
 
     def _escalate(self, entry: tuple[int, int, Pool]) -> None:
         mid, token, pool = entry

@@ -98,22 +98,23 @@ class Records:
     @classmethod
     def from_model(cls, model: "Model") -> "Records":
         # Views on the model's compact arrays, not copies: at city scale the
-        # records are the largest thing in memory and the model is done with them.
-        grid = np.frombuffer(model.grid, dtype=np.int32) if model.n else np.empty(0, np.int32)
+        # records are the largest thing in memory and the model is done with
+        # them. The model's state kept in lists is converted (see Model.__init__).
+        grid = model.grid_col
 
         def col(a) -> np.ndarray:
             return np.frombuffer(a, dtype=np.float64) if model.n else np.empty(0)
 
         times = {
-            "t_report": col(model.report),
-            "t_start": col(model.t_start),
+            "t_report": model.report_col,
+            "t_start": np.fromiter(model.t_start, np.float64, model.n),
             "t_onsite": col(model.t_onsite),
             "t_res_in": col(model.t_res_in),
             "t_handle_start": col(model.t_hstart),
             "t_handle_onsite": col(model.t_honsite),
             "t_handled": col(model.t_handled),
             "t_closed": col(model.t_closed),
-            "t_deadline": col(model.deadline),
+            "t_deadline": model.deadline_col,
             "t_petition": col(model.t_petition),
         }
         assessor = model.assessor
@@ -122,7 +123,7 @@ class Records:
             unit=model.layout.grid_unit[grid].astype(np.int32),
             town=model.layout.grid_town[grid].astype(np.int32),
             category=np.frombuffer(model.category, dtype=np.uint8).astype(np.int8),
-            complexity=np.frombuffer(model.complexity, dtype=np.uint8).astype(np.int8),
+            complexity=model.complexity_col,
             resolver=np.frombuffer(model.resolver, dtype=np.int8),
             escalated=np.frombuffer(model.escalated, dtype=np.bool_),
             supervised=np.frombuffer(model.supervised, dtype=np.bool_),

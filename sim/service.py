@@ -157,8 +157,8 @@ class Pool:
         # a heap of deadlines to find overdue tasks, and a heap of supervised
         # tasks by deadline. A task is in a class deque and the deadline heap;
         # whichever copy is served first makes the other stale (token).
-        self._classes: list[deque[tuple]] = []  # (priority, seq, mid, token, step)
-        self._by_deadline: list[tuple] = []  # (deadline, seq, mid, token, step, priority)
+        self._classes: list[deque[tuple]] = []  # (deadline, seq, mid, token, step, priority)
+        self._by_deadline: list[tuple] = []  # the same tuples
         self._supervised: list[tuple] = []  # (deadline, seq, mid, token, step, priority)
         self.index = -1  # position in the model's pool list, set by the model
         self.resolver_code = -1  # the model's code for this kind of resolver, set by the model
@@ -208,24 +208,23 @@ class Pool:
         seq = m.seq
         deadline = m.deadline[mid]
         fifo = self._fifo
-        if fifo is not None:
-            if not fifo:
-                self._fifo_prio = priority
-            if priority == self._fifo_prio and deadline >= self._fifo_last_deadline:
-                self._fifo_last_deadline = deadline
-                fifo.append((priority, seq, mid, tok, step, deadline))
-                self.waiting += 1
-                if m.queue_hooks:
-                    m.on_queued(self, mid, step, tok)
-                return
-            self._to_heaps()
-        try:
-            self._classes[priority].append((priority, seq, mid, tok, step))
-        except IndexError:  # the first task of a new priority class
-            self._class(priority).append((priority, seq, mid, tok, step))
-        heappush(self._by_deadline, (deadline, seq, mid, tok, step, priority))
+        if fifo is not None and not fifo:
+            self._fifo_prio = priority
+        if fifo is not None and priority == self._fifo_prio and deadline >= self._fifo_last_deadline:
+            self._fifo_last_deadline = deadline
+            fifo.append((priority, seq, mid, tok, step, deadline))
+        else:
+            if fifo is not None:
+                self._to_heaps()
+            entry = (deadline, seq, mid, tok, step, priority)  # one tuple in both structures
+            try:
+                self._classes[priority].append(entry)
+            except IndexError:  # the first task of a new priority class
+                self._class(priority).append(entry)
+            heappush(self._by_deadline, entry)
         self.waiting += 1
-        if m.queue_hooks:
+        # Timers are set only for matters nobody has started on (Model.on_queued).
+        if m.queue_hooks and m.t_start[mid] != m.t_start[mid]:  # NaN: not started
             m.on_queued(self, mid, step, tok)
 
     def withdraw(self, mid: int) -> None:
@@ -261,8 +260,9 @@ class Pool:
     def _to_heaps(self) -> None:
         """Leave FIFO mode: move the queued tasks into the class deques and the deadline heap."""
         for prio, seq, mid, tok, step, deadline in self._fifo:  # type: ignore[union-attr]
-            self._class(prio).append((prio, seq, mid, tok, step))
-            heappush(self._by_deadline, (deadline, seq, mid, tok, step, prio))
+            entry = (deadline, seq, mid, tok, step, prio)
+            self._class(prio).append(entry)
+            heappush(self._by_deadline, entry)
         self._fifo = None
 
     def _promote_overdue(self, mark: bool) -> None:
@@ -315,7 +315,7 @@ class Pool:
                 return mid, step, prio
         for q in self._classes:
             while q:
-                prio, _, mid, tok, step = q.popleft()
+                _, _, mid, tok, step, prio = q.popleft()
                 if token[mid] == tok:
                     token[mid] = tok + 1
                     self.waiting -= 1
@@ -350,7 +350,7 @@ class Pool:
             while q and token[q[0][2]] != q[0][3]:
                 q.popleft()  # stale
             if q:
-                return (1, q[0][0], q[0][1])
+                return (1, q[0][5], q[0][1])
         return None  # pragma: no cover - waiting > 0 implies a valid entry
 
     def _pull(self) -> tuple[int, int, int] | None:
