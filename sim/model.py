@@ -74,11 +74,14 @@ class Model:
         self.n = n
 
         # Per-matter state, indexed by matter id: compact arrays, except the
-        # columns read at almost every step, which are lists. CPython indexes
-        # a list inside the bytecode, while indexing an array or bytes is a
-        # C call that also boxes a new float at each read (5% of the run's
-        # instructions went to it). The records take the input columns among
-        # them from the numpy arrays kept beside (``Records.from_model``).
+        # input columns read at almost every step, which are lists. CPython
+        # indexes a list inside the bytecode, while indexing an array or bytes
+        # is a C call that also boxes a new float at each read (5% of the
+        # run's instructions went to it). The lists are built once, here
+        # (about 70 bytes a matter more than arrays); what the run writes
+        # stays in arrays, so memory does not grow as the run goes on. The
+        # records take the input columns among them from the numpy arrays
+        # kept beside (``Records.from_model``).
         dl = np.asarray([scenario.routing.deadline(c) for c in COMPLEXITIES])
         self.report_col = np.ascontiguousarray(arrivals.time_h, dtype=np.float64)
         self.deadline_col = np.ascontiguousarray(arrivals.time_h + dl[arrivals.complexity], dtype=np.float64)
@@ -97,9 +100,12 @@ class Model:
         self.escalated = bytearray(n)
         self.resolver = bytearray(b"\xff" * n)
         self.satisfied = bytearray(b"\xff" * n)
-        self.t_start: list[float] = [_NAN] * n
-        self.t_onsite, self.t_res_in, self.t_hstart = (
-            array("d", [_NAN]) * n for _ in range(3)
+        # Whether anyone has started on the matter (t_start is set): read
+        # at almost every step, a flag costs no float per read and no Python
+        # float per matter kept for the whole run, as a list of times would.
+        self.started = bytearray(n)
+        self.t_start, self.t_onsite, self.t_res_in, self.t_hstart = (
+            array("d", [_NAN]) * n for _ in range(4)
         )
         self.t_honsite, self.t_handled, self.t_closed, self.t_petition = (
             array("d", [_NAN]) * n for _ in range(4)
@@ -246,8 +252,8 @@ class Model:
 
     def _not_started(self, timers: list[tuple[float, int, int]]) -> list:
         """The patience timers whose matter nobody has started on."""
-        t_start = self.t_start
-        return [x for x in timers if t_start[x[2]] != t_start[x[2]]]  # NaN
+        started = self.started
+        return [x for x in timers if not started[x[2]]]
 
     def _escalate(self, entry: tuple[int, int, Pool]) -> None:
         mid, token, pool = entry
@@ -260,7 +266,7 @@ class Model:
 
     def _abandon(self, mid: int) -> None:
         """The resident's patience ran out before anyone started: a petition."""
-        if self.t_start[mid] == self.t_start[mid]:  # someone has started on it
+        if self.started[mid]:  # someone has started on it
             return
         # Not started means still queued, in the pool it last queued in.
         self.pools[self._waiting_in[mid]].withdraw(mid)
@@ -270,7 +276,8 @@ class Model:
 
     def _close(self, mid: int) -> None:
         now = self.env._now
-        if self.t_start[mid] != self.t_start[mid]:  # closed without any step
+        if not self.started[mid]:  # closed without any step
+            self.started[mid] = 1
             self.t_start[mid] = self.t_onsite[mid] = now
         self.t_closed[mid] = now
         sat = self._sat

@@ -107,7 +107,7 @@ class Records:
 
         times = {
             "t_report": model.report_col,
-            "t_start": np.fromiter(model.t_start, np.float64, model.n),
+            "t_start": col(model.t_start),
             "t_onsite": col(model.t_onsite),
             "t_res_in": col(model.t_res_in),
             "t_handle_start": col(model.t_hstart),

@@ -224,7 +224,7 @@ class Pool:
             heappush(self._by_deadline, entry)
         self.waiting += 1
         # Timers are set only for matters nobody has started on (Model.on_queued).
-        if m.queue_hooks and m.t_start[mid] != m.t_start[mid]:  # NaN: not started
+        if m.queue_hooks and not m.started[mid]:
             m.on_queued(self, mid, step, tok)
 
     def withdraw(self, mid: int) -> None:
@@ -446,9 +446,10 @@ class Pool:
             out_h, back_h = self.travel_h(server, mid, step)
         # What the model records when a step starts, and the step's work
         # (the model's bookkeeping, inlined here: it runs for every task).
-        t_start = m.t_start
-        if t_start[mid] != t_start[mid]:  # NaN: the matter's first handler
-            t_start[mid] = now
+        started = m.started
+        if not started[mid]:  # the matter's first handler
+            started[mid] = 1
+            m.t_start[mid] = now
             m.t_onsite[mid] = now + out_h
         if m._resolving[step]:
             m.t_hstart[mid] = now
