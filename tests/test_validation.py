@@ -45,9 +45,20 @@ def replicate(overrides, reps, fn):
     return np.asarray(out, dtype=float)
 
 
-def assert_covers(values, theory, what):
-    mean, lo, hi = t_interval(values.tolist(), LEVEL)
-    assert lo <= theory <= hi, f"{what}: theory {theory:.4f} outside {LEVEL:.1%} CI [{lo:.4f}, {hi:.4f}] (mean {mean:.4f})"
+def assert_covers(values, theory, what, level=LEVEL):
+    mean, lo, hi = t_interval(values.tolist(), level)
+    assert lo <= theory <= hi, f"{what}: theory {theory:.4f} outside {level:.2%} CI [{lo:.4f}, {hi:.4f}] (mean {mean:.4f})"
+
+
+def assert_all_cover(values, theories, names, what):
+    """Column j of ``values`` against ``theories[j]``, Bonferroni-corrected to LEVEL overall."""
+    level = 1.0 - (1.0 - LEVEL) / len(theories)
+    for j, (theory, name) in enumerate(zip(theories, names)):
+        assert_covers(values[:, j], theory, f"{what}: {name}", level)
+
+
+# Deadlines too long for supervision to reorder a queue (the textbook disciplines).
+NO_SUPERVISION = [f"routing.deadline_h.{c}=1e9" for c in COMPLEXITIES]
 
 
 def wait_and_pwait(rec):
@@ -126,7 +137,7 @@ def priority_overrides(c: int, load: float, urgent: float, days: float) -> list[
         f"arrivals.complexity.simple={1.0 - urgent!r}", f"arrivals.complexity.urgent={urgent!r}",
         "handling.triage.dist=exponential", "handling.triage.mean_h=1.0",
         "handling.urgent.dist=deterministic", "handling.urgent.mean_h=0",
-        "routing.deadline_h.simple=1e9", "routing.deadline_h.difficult=1e9", "routing.deadline_h.urgent=1e9",
+        *NO_SUPERVISION,
     ]
 
 
@@ -151,11 +162,7 @@ def test_urgent_priority_waits_match_cobham(c, load, urgent):
 
     res = replicate(priority_overrides(c, load, urgent, days=300), 24, waits)
     theory = cobham_waits([lam * urgent, lam * (1.0 - urgent)], 1.0, c)
-    level = 1.0 - (1.0 - LEVEL) / 2  # two checks, Bonferroni
-    for j, name in enumerate(("urgent", "simple")):
-        mean, lo, hi = t_interval(res[:, j].tolist(), level)
-        assert lo <= theory[j] <= hi, (f"M/M/{c} priority, load {load}: {name} mean wait {mean:.4f}, "
-                                       f"theory {theory[j]:.4f} outside [{lo:.4f}, {hi:.4f}]")
+    assert_all_cover(res, theory, ("urgent mean wait", "simple mean wait"), f"M/M/{c} priority, load {load}")
     assert res[:, 0].mean() < res[:, 1].mean()
 
 
@@ -179,7 +186,7 @@ def test_department_waits_after_triage_match_erlang_c_per_department():
         "arrivals.complexity.simple=0", "arrivals.complexity.difficult=1.0",
         "handling.triage.dist=exponential", f"handling.triage.mean_h={triage_h!r}",
         "handling.department.dist=exponential", f"handling.department.mean_h={desk_h!r}",
-        "routing.deadline_h.simple=1e9", "routing.deadline_h.difficult=1e9", "routing.deadline_h.urgent=1e9",
+        *NO_SUPERVISION,
     ]
     # category code (its place in arrivals.categories) -> its department's place in depts
     dept_of = np.asarray([next(i for i, d in enumerate(scenario.departments) if k in d.categories)
@@ -192,12 +199,9 @@ def test_department_waits_after_triage_match_erlang_c_per_department():
         return [w[win & (d == i)].mean() for i in range(len(depts))]
 
     res = replicate(over, 24, waits)
-    level = 1.0 - (1.0 - LEVEL) / len(depts)
-    for j, (name, share, staff) in enumerate(depts):
-        theory = erlang_c_wait(lam * share, 1.0 / desk_h, staff)
-        mean, lo, hi = t_interval(res[:, j].tolist(), level)
-        assert lo <= theory <= hi, (f"department {name} ({staff} desks, {lam * share:.3f}/h): mean wait {mean:.4f}, "
-                                    f"Erlang C {theory:.4f} outside [{lo:.4f}, {hi:.4f}]")
+    assert_all_cover(res, [erlang_c_wait(lam * share, 1.0 / desk_h, staff) for _, share, staff in depts],
+                     [f"department {name} ({staff} desks, {lam * share:.3f}/h) mean wait" for name, share, staff in depts],
+                     "Erlang C per department")
 
 
 # -- escalation after a fixed wait: M/M/c+D ------------------------------------
@@ -225,7 +229,7 @@ def test_escalation_after_a_fixed_wait_matches_mmc_plus_d(c, load, tau):
     and P(wait > 0) over matters whose fate is known at the horizon."""
     over = [*mmc_overrides(c, load, horizon_days=200, warmup_days=20),
             "routing=tiered", f"routing.escalate_after_h={tau!r}",
-            "routing.deadline_h.simple=1e9", "routing.deadline_h.difficult=1e9", "routing.deadline_h.urgent=1e9"]
+            *NO_SUPERVISION]
 
     def fate(rec):
         esc = rec.escalated.astype(bool)
@@ -236,11 +240,8 @@ def test_escalation_after_a_fixed_wait_matches_mmc_plus_d(c, load, tau):
 
     res = replicate(over, 24, fate)
     theory = erlang_d_patience(load * c, 1.0, c, tau)
-    level = 1.0 - (1.0 - LEVEL) / 3
-    for j, key in enumerate(("p_abandon", "wait_mean", "p_wait")):
-        mean, lo, hi = t_interval(res[:, j].tolist(), level)
-        assert lo <= theory[key] <= hi, (f"M/M/{c}+D load {load} tau {tau}: {key} {mean:.4f}, "
-                                         f"theory {theory[key]:.4f} outside [{lo:.4f}, {hi:.4f}]")
+    keys = ("p_abandon", "wait_mean", "p_wait")
+    assert_all_cover(res, [theory[k] for k in keys], keys, f"M/M/{c}+D load {load} tau {tau}")
 
 
 # -- pooled workers: the grids of a unit share one queue -----------------------
@@ -260,7 +261,5 @@ def test_unit_pooling_is_one_mmc_queue_of_all_the_units_workers(grids, per_grid,
 
     res = replicate(over, 24, measure)
     lam = load * c
-    level = 1.0 - (1.0 - LEVEL) / 2
-    for j, (name, theory) in enumerate((("mean wait", erlang_c_wait(lam, 1.0, c)), ("P(wait)", erlang_c(lam, 1.0, c)))):
-        mean, lo, hi = t_interval(res[:, j].tolist(), level)
-        assert lo <= theory <= hi, f"{grids} grids x {per_grid} pooled: {name} {mean:.4f}, Erlang C {theory:.4f} outside [{lo:.4f}, {hi:.4f}]"
+    assert_all_cover(res, [erlang_c_wait(lam, 1.0, c), erlang_c(lam, 1.0, c)], ("mean wait", "P(wait)"),
+                     f"{grids} grids x {per_grid} pooled, Erlang C")
