@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import department_stage, time_average_count
+from .metrics import department_stage, time_in_window
 from .records import Records
 from .stats import trend_test
 
@@ -74,7 +74,14 @@ def backlog_trend(start: np.ndarray, end: np.ndarray, w: float, h: float, *, blo
     if not h > w:
         raise ValueError(f"empty window [{w}, {h})")
     edges = np.linspace(w, h, blocks + 1)
-    means = np.asarray([time_average_count(start, end, a, b) for a, b in zip(edges[:-1], edges[1:])])
+    # time_average_count over each block, with the entered matters and their
+    # ends (open ones: h, which any block end b < h clips to b, as it would
+    # the block's own NaN -> b) selected once, not once per block.
+    ok = ~np.isnan(start)
+    s = start[ok]
+    e = np.fmin(end[ok], h)
+    means = np.asarray([float(time_in_window(s, e, a, b).sum() / (b - a)) if b > a else float("nan")
+                        for a, b in zip(edges[:-1], edges[1:])])
     third = blocks // 3
     middle = float(means[third:2 * third].mean())
     last = float(means[2 * third:].mean())
