@@ -18,15 +18,15 @@ registered in the package, and runs as soon as it is.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
+from stat_checks import assert_all_cover, replicate
 
 from sim import compose, metrics, records, routing
 from sim.arrivals import generate
 from sim.compose import load_config, load_scenario, mmc_overrides
-from sim.model import Model
-from sim.stats import t_interval
 from sim.town import build_layout
 from sim.validation import (
     erlang_a,
@@ -37,8 +37,8 @@ from sim.validation import (
     ring_adjacency,
 )
 
-LEVEL = 0.999
 SEED = 424242
+replicate = partial(replicate, seed=SEED)
 
 
 # -- Erlang A in isolation -----------------------------------------------------
@@ -159,25 +159,6 @@ def test_hypercube_two_grids_by_hand():
 
 
 # -- simulation helpers --------------------------------------------------------
-
-def replicate(overrides, reps, fn, config=None):
-    scenario = load_scenario([*overrides, f"seed={SEED}"]) if config is None else config
-    layout = build_layout(scenario.town)
-    return np.asarray([fn(Model(scenario, layout, generate(scenario, layout, r)).run()) for r in range(reps)], dtype=float)
-
-
-def assert_covers(values, theory, what, level=LEVEL):
-    mean, lo, hi = t_interval(np.ravel(values).tolist(), level)
-    assert lo <= theory <= hi, f"{what}: theory {theory:.5f} outside {level:.3%} CI [{lo:.5f}, {hi:.5f}] (mean {mean:.5f})"
-
-
-def assert_all_cover(values, theory, what):
-    """Columns of ``values`` against ``theory``, Bonferroni-corrected to LEVEL overall."""
-    values = np.atleast_2d(values)
-    level = 1.0 - (1.0 - LEVEL) / values.shape[1]
-    for j in range(values.shape[1]):
-        assert_covers(values[:, j], float(np.ravel(theory)[j]), f"{what}[{j}]", level)
-
 
 def _config_has(path: str) -> bool:
     node = load_config()

@@ -19,42 +19,19 @@ times long, so start-up bias is negligible against the interval width.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
+from stat_checks import assert_all_cover, assert_covers, replicate
 
 from sim import metrics, streams
-from sim.arrivals import generate
 from sim.compose import REALISM_OFF, load_scenario, mmc_overrides
-from sim.model import Model
 from sim.scenario import COMPLEXITIES
-from sim.stats import t_interval
-from sim.town import build_layout
 from sim.validation import erlang_b, erlang_c, erlang_c_wait, erlang_d_patience, pk_wait
 
-LEVEL = 0.999
 SEED = 12345
-
-
-def replicate(overrides, reps, fn):
-    scenario = load_scenario([*overrides, f"seed={SEED}"])
-    layout = build_layout(scenario.town)
-    out = []
-    for r in range(reps):
-        rec = Model(scenario, layout, generate(scenario, layout, r)).run()
-        out.append(fn(rec))
-    return np.asarray(out, dtype=float)
-
-
-def assert_covers(values, theory, what, level=LEVEL):
-    mean, lo, hi = t_interval(values.tolist(), level)
-    assert lo <= theory <= hi, f"{what}: theory {theory:.4f} outside {level:.2%} CI [{lo:.4f}, {hi:.4f}] (mean {mean:.4f})"
-
-
-def assert_all_cover(values, theories, names, what):
-    """Column j of ``values`` against ``theories[j]``, Bonferroni-corrected to LEVEL overall."""
-    level = 1.0 - (1.0 - LEVEL) / len(theories)
-    for j, (theory, name) in enumerate(zip(theories, names)):
-        assert_covers(values[:, j], theory, f"{what}: {name}", level)
+replicate = partial(replicate, seed=SEED)
 
 
 # Deadlines too long for supervision to reorder a queue (the textbook disciplines).
@@ -162,7 +139,7 @@ def test_urgent_priority_waits_match_cobham(c, load, urgent):
 
     res = replicate(priority_overrides(c, load, urgent, days=300), 24, waits)
     theory = cobham_waits([lam * urgent, lam * (1.0 - urgent)], 1.0, c)
-    assert_all_cover(res, theory, ("urgent mean wait", "simple mean wait"), f"M/M/{c} priority, load {load}")
+    assert_all_cover(res, theory, f"M/M/{c} priority, load {load}", ("urgent mean wait", "simple mean wait"))
     assert res[:, 0].mean() < res[:, 1].mean()
 
 
@@ -200,8 +177,8 @@ def test_department_waits_after_triage_match_erlang_c_per_department():
 
     res = replicate(over, 24, waits)
     assert_all_cover(res, [erlang_c_wait(lam * share, 1.0 / desk_h, staff) for _, share, staff in depts],
-                     [f"department {name} ({staff} desks, {lam * share:.3f}/h) mean wait" for name, share, staff in depts],
-                     "Erlang C per department")
+                     "Erlang C per department",
+                     [f"department {name} ({staff} desks, {lam * share:.3f}/h) mean wait" for name, share, staff in depts])
 
 
 # -- escalation after a fixed wait: M/M/c+D ------------------------------------
@@ -241,7 +218,7 @@ def test_escalation_after_a_fixed_wait_matches_mmc_plus_d(c, load, tau):
     res = replicate(over, 24, fate)
     theory = erlang_d_patience(load * c, 1.0, c, tau)
     keys = ("p_abandon", "wait_mean", "p_wait")
-    assert_all_cover(res, [theory[k] for k in keys], keys, f"M/M/{c}+D load {load} tau {tau}")
+    assert_all_cover(res, [theory[k] for k in keys], f"M/M/{c}+D load {load} tau {tau}", keys)
 
 
 # -- pooled workers: the grids of a unit share one queue -----------------------
@@ -261,5 +238,5 @@ def test_unit_pooling_is_one_mmc_queue_of_all_the_units_workers(grids, per_grid,
 
     res = replicate(over, 24, measure)
     lam = load * c
-    assert_all_cover(res, [erlang_c_wait(lam, 1.0, c), erlang_c(lam, 1.0, c)], ("mean wait", "P(wait)"),
-                     f"{grids} grids x {per_grid} pooled, Erlang C")
+    assert_all_cover(res, [erlang_c_wait(lam, 1.0, c), erlang_c(lam, 1.0, c)],
+                     f"{grids} grids x {per_grid} pooled, Erlang C", ("mean wait", "P(wait)"))
