@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 SWEEP = ["-m", "experiment=staffing", "town=synthetic", "town.population=6000",
          "town.unit_population=3000", "horizon_days=40", "warmup_days=2", "replications=2",
@@ -77,8 +78,6 @@ def test_a_failed_run_leaves_no_earlier_summary_in_its_folder(tmp_path, monkeypa
     """summary.json marks a run folder complete: a run that fails in a folder
     holding an earlier run's summary removes it, so that the earlier summary
     never stands beside this run's partial files."""
-    import pytest
-
     from sim import runner
     from sim.compose import load_config
     from sim.config import build_job
@@ -276,3 +275,98 @@ def test_a_temporary_file_removed_before_its_writer_locks_it_is_replaced(tmp_pat
     assert len(removed) == 1 and not removed[0].exists()
     assert (tmp_path / "a.csv").read_text(encoding="utf-8") == "whole"
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+SLOW_PGREP = '''
+import importlib.abc, importlib.util, subprocess, sys, types
+
+class _SlowPgrep(importlib.abc.MetaPathFinder):
+    """loky kills each worker's process tree after asking `pgrep -P PID` for
+    its children; here pgrep takes 2 s, as on a loaded machine, so that a
+    second Ctrl-C lands while it runs (it is in the command's process group)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "joblib.externals.loky.backend.utils":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+
+            def check_output(cmd, *args, **kwargs):
+                if cmd and cmd[0] == "pgrep":
+                    cmd = ["sh", "-c", 'sleep 2; exec pgrep "$@"', "sh", *cmd[1:]]
+                return subprocess.check_output(cmd, *args, **kwargs)
+
+            module.subprocess = types.SimpleNamespace(**{**vars(subprocess), "check_output": check_output})
+
+        spec.loader.exec_module = patched
+        return spec
+
+sys.meta_path.insert(0, _SlowPgrep())
+'''
+
+
+def living_in_group(pgid: int) -> list[str]:
+    """The processes of a process group that are still running (not zombies)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if fields[0] not in (b"Z", b"X") and int(fields[2]) == pgid:
+                out.append(stat[:stat.rfind(b")") + 3].decode(errors="replace"))  # pid (name) state
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
+def test_a_second_ctrl_c_stops_a_sweep_at_once(tmp_path):
+    """Ctrl-C twice during a joblib sweep (the second while the first is
+    shutting the workers down) ends the command at once, by SIGINT (status
+    130 in a shell), says how to resume, and leaves no process running and
+    no half-written file under a final name. It used to hang: the second
+    SIGINT also killed the pgrep of loky's shutdown, whose fallback failed,
+    and Python then waited at exit for workers that were never stopped."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_PGREP, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
+    folder = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3,4",
+                             "horizon_days=200", "warmup_days=0", "replications=2", "hydra.launcher.n_jobs=2",
+                             f"hydra.sweep.dir={folder}"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("*/.hydra"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)  # the shutdown is under way (its pgrep alone takes 2 s)
+        os.killpg(proc.pid, signal.SIGINT)
+        t0 = time.monotonic()
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 15 s after the second Ctrl-C: {living_in_group(proc.pid)}") \
+                from None
+        assert time.monotonic() - t0 < 10
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == -signal.SIGINT, err[-3000:]
+    assert "second Ctrl-C" in err and f"+resume={folder}" in err, err[-3000:]
+    deadline = time.monotonic() + 10  # killed processes take a moment to go
+    while living_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not living_in_group(proc.pid)
+    for summary in folder.glob("*/summary.json"):  # whatever finished is whole
+        json.loads(summary.read_text(encoding="utf-8"))
+    assert not (folder / "sweep_summary.csv").exists() and not (folder / "report.md").exists()
