@@ -13,6 +13,9 @@ Hydra's output directory. Bad config values end the program with exit status
 (``sim.sweep.run_point``), which records a failure in the point's own folder
 instead of ending the sweep, so the other points and the aggregated report
 (``sim.callbacks``) survive it.
+
+Ctrl-C stops the command cleanly; a second Ctrl-C while it does stops it at
+once (``sim.interrupt``).
 """
 
 from __future__ import annotations
@@ -78,9 +81,11 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from .interrupt import install
     from .preflight import run as preflight
 
     preflight()  # malformed YAML: one line and exit 2, instead of Hydra's traceback
+    install()  # a second Ctrl-C stops the command at once (sim.interrupt)
     try:
         main()
     finally:  # a sweep's workers and a sweep that did not reach its end (Hydra exits without telling the callback)

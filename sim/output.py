@@ -4,6 +4,15 @@ Every file is written to a temporary name in the same folder and renamed into
 place (``os.replace`` is atomic on POSIX), so a reader sees either the old
 file, or none, or the whole new one. The manifest records what is needed to
 reproduce a run: seed, resolved config, package versions, code version.
+
+A process killed while writing (SIGKILL, the memory killer, a second Ctrl-C)
+leaves its hidden temporary file (``.NAME.gridgov-XXXXXXXX.tmp``) behind.
+``remove_stale_temps`` removes such files where a run starts (``sim.runner``)
+and where a sweep report is written (``sim.report``), and only those whose
+writer is gone: a writer holds an exclusive ``flock`` on its temporary file
+until it has renamed it, and the lock ends with its process however it
+ends. A file that is locked, or whose lock cannot be tested (a file system
+without ``flock``), is left alone; so are files not named like ours.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -38,27 +48,105 @@ class OutputOptions:
 PACKAGES = ("gridgov", "simpy", "numpy", "scipy", "pandas", "matplotlib", "hydra-core", "omegaconf")
 
 
+TEMP_MARK = "gridgov-"
+_TEMP_NAME = re.compile(r"\..+\.gridgov-[a-z0-9_]{8}\.tmp")
+"""Our temporary files: ``.`` + the final name + ``.gridgov-`` + mkstemp's 8 characters + ``.tmp``."""
+
+
+def _lock(fd: int, wait: bool) -> bool | None:
+    """An exclusive flock on ``fd``: True if taken, False if another holds it,
+    None if this file system cannot tell."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def _same_file(path: str | os.PathLike, fd: int) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    fst = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
+
+
+def _locked_temp(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path``, locked for as long as it is open."""
+    while True:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{TEMP_MARK}", suffix=".tmp", dir=path.parent)
+        _lock(fd, wait=True)
+        # remove_stale_temps may have taken the lock first, between mkstemp and
+        # here, and removed the file: then start again with a new one.
+        if _same_file(tmp, fd):
+            return fd, tmp
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it into place on success only."""
+    """Open a temporary file beside ``path``; rename it into place on success only.
+
+    The temporary file stays locked until it has its final name (see
+    ``remove_stale_temps``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    # mkstemp creates 0600 files; results are shared, so give them the usual
-    # mode a plain open() would (0666 less the umask).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    fd, tmp = _locked_temp(path)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+            # mkstemp creates 0600 files; results are shared, so give them the
+            # usual mode a plain open() would (0666 less the umask).
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still open, so still locked
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Our temporary files in ``folder`` (not in its subfolders), live or not."""
+    try:
+        entries = sorted(Path(folder).iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [p for p in entries if _TEMP_NAME.fullmatch(p.name) and p.is_file() and not p.is_symlink()]
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove our temporary files in ``folder`` whose writer has gone; return them.
+
+    A file is removed only if its lock can be taken (no process is writing
+    it) and it is still the file that was locked.
+    """
+    removed = []
+    for path in stale_temps(folder):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # renamed into place or removed meanwhile
+            continue
+        try:
+            if _lock(fd, wait=False) and _same_file(path, fd):
+                os.unlink(path)
+                removed.append(path)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _clean(obj: Any) -> Any:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .output import atomic_open
+from .output import atomic_open, remove_stale_temps, stale_temps
 from .study import StudySpec
 
 SUMMARY_CSV = "sweep_summary.csv"
@@ -179,6 +179,9 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
     # report.md is written last, once everything it links to is: an old one
     # must not stand beside tables and figures this call fails to finish.
     (sweep_dir / REPORT_MD).unlink(missing_ok=True)
+    # The hidden temporary files of an earlier report killed while writing
+    # (in the points' folders the points' own runs remove them).
+    remove_stale_temps(sweep_dir)
     if pool is None:
         text, jobs = prepare_report(sweep_dir)
         _here([(draw_figure, sweep_dir, job) for job in jobs])
@@ -205,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gridgov: {args.sweep_dir} is not a folder (expected a sweep folder: hydra.sweep.dir of a "
               "`python -m sim -m ...` run)", file=sys.stderr)
         return 2
+    for tmp in remove_stale_temps(args.sweep_dir):  # write_report would too, silently
+        print(f"gridgov: removed {tmp}, left by an earlier report killed while writing it", file=sys.stderr)
     try:
         path = write_report(args.sweep_dir)
     except FileNotFoundError as exc:
@@ -218,6 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     done = sum(p.status == "finished" for p in points)
     print(f"sweep report: {done}/{len(points)} points finished; wrote {Path(args.sweep_dir) / SUMMARY_CSV}, "
           f"{Path(args.sweep_dir) / DIFF_CSV} and {path}")
+    # A point's run removes them when it starts again; here they may still be written.
+    left = [p.folder.name for p in points if p.status != "finished" and stale_temps(p.folder)]
+    if left:
+        print(f"gridgov: unfinished point(s) {', '.join(left)} hold hidden temporary files (.*.gridgov-*.tmp) "
+              f"of writes not finished: still running, or left by a killed process; resuming the sweep "
+              f"(`+resume={args.sweep_dir}`) removes those left behind", file=sys.stderr)
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import sys
 import time
@@ -23,11 +24,13 @@ import pandas as pd
 
 from . import metrics, stability
 from .parallel import replications
-from .output import OutputOptions, atomic_open, manifest, write_json
+from .output import OutputOptions, atomic_open, manifest, remove_stale_temps, write_json
 from .records import ROUTES, Records
 from .scenario import COMPLEXITIES, Scenario
 from .stats import summarise
 from .town import build_layout
+
+log = logging.getLogger("gridgov.run")
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,12 @@ def run(
             # summary.json is written last and marks the folder complete: one
             # from an earlier run here must not stand beside this run's files.
             (out / "summary.json").unlink(missing_ok=True)
+            # Nor the hidden temporary files of an earlier run here that was
+            # killed while writing (a resumed sweep point, say).
+            removed = remove_stale_temps(out)
+            if removed:
+                log.info(f"removed {len(removed)} temporary file(s) left in {out} by an earlier run killed "
+                         f"while writing: {', '.join(p.name for p in removed)}")
             if options.events:  # renamed into place only if every replication succeeds
                 events_format = events_format_for(options.events_format, scenario)
                 raw = stack.enter_context(atomic_open(out / f"events.{events_format}", "wb"))

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 SWEEP = ["-m", "experiment=staffing", "town=synthetic", "town.population=6000",
          "town.unit_population=3000", "horizon_days=40", "warmup_days=2", "replications=2",
@@ -77,8 +78,6 @@ def test_a_failed_run_leaves_no_earlier_summary_in_its_folder(tmp_path, monkeypa
     """summary.json marks a run folder complete: a run that fails in a folder
     holding an earlier run's summary removes it, so that the earlier summary
     never stands beside this run's partial files."""
-    import pytest
-
     from sim import runner
     from sim.compose import load_config
     from sim.config import build_job
@@ -118,7 +117,7 @@ KILL_POINT_1 = '''
 import importlib.abc, importlib.util, os, sys
 
 class _KillPointOne(importlib.abc.MetaPathFinder):
-    """In a sweep's worker process, point 1 dies as if killed for memory."""
+    """In a sweep's worker process, point 1 dies as if killed for memory, while writing a file."""
 
     def find_spec(self, name, path=None, target=None):
         if name != "sim.sweep":
@@ -139,7 +138,12 @@ class _KillPointOne(importlib.abc.MetaPathFinder):
                         if done.is_file():
                             break
                         time.sleep(0.1)
-                    os._exit(9)
+                    import signal
+                    from sim.output import atomic_open
+                    with atomic_open(pathlib.Path(point_dir) / "events.csv", "wb") as fh:  # killed mid-write
+                        fh.write(b"replication,matter\\n")
+                        fh.flush()
+                        os.kill(os.getpid(), signal.SIGKILL)
                 return real(config, point_dir, sweep_dir, num, overrides)
 
             module.run_point = run_point
@@ -154,18 +158,215 @@ sys.meta_path.insert(0, _KillPointOne())
 def test_a_sweep_whose_worker_dies_still_reports_what_finished(tmp_path):
     """A worker process killed mid-sweep (the operating system's memory
     killer, say) ends the sweep with an error, but the points that finished
-    are reported, and the command says how to resume."""
+    are reported, and the command says how to resume. The hidden temporary
+    file the killed worker was writing stays behind until the point runs
+    again: the resumed sweep removes it."""
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(KILL_POINT_1, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
     folder = tmp_path / "sweep"
-    proc = subprocess.run([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3", "horizon_days=5",
-                           "warmup_days=0", "replications=1", "output.events=false", "++output.plot=false",
-                           "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={folder}"],
-                          capture_output=True, text=True, timeout=300, env=env)
+    cmd = [sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3", "horizon_days=5",
+           "warmup_days=0", "replications=1", "output.events=false", "++output.plot=false",
+           "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={folder}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode != 0
     assert f"+resume={folder}" in proc.stderr
     assert (folder / "report.md").is_file() and (folder / "sweep_summary.csv").is_file()
     status = pd.read_csv(folder / "sweep_summary.csv").drop_duplicates("point").set_index("point")["status"]
     assert status[0] == "finished" and status[1] != "finished"
+    left = list((folder / "1").glob(".events.csv.*.tmp"))
+    assert len(left) == 1 and not (folder / "1" / "events.csv").exists()
+
+    report = subprocess.run([sys.executable, "-m", "sim.report", str(folder)], capture_output=True, text=True,
+                            timeout=300)
+    assert report.returncode == 0 and left[0].exists()  # the report leaves a point's files to the point
+    assert "point(s) 1 hold hidden temporary files" in report.stderr, report.stderr
+
+    resumed = subprocess.run([*cmd, f"+resume={folder}"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert not list(folder.rglob("*.tmp"))
+    assert ".events.csv." in (folder / "1" / "__main__.log").read_text(encoding="utf-8")  # and says so
+    status = pd.read_csv(folder / "sweep_summary.csv").drop_duplicates("point").set_index("point")["status"]
+    assert (status == "finished").all()
+
+
+WRITER = """
+import os, signal, sys
+from sim.output import atomic_open
+with atomic_open(sys.argv[1]) as fh:
+    fh.write("first half,")
+    fh.flush()
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    print("writing", flush=True)
+    sys.stdin.readline()
+    fh.write("second half")
+"""
+
+
+def writer(path: Path, how: str) -> subprocess.Popen:
+    """Another process in the middle of an atomic write of ``path``."""
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), how], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    if how == "die":
+        proc.wait(timeout=60)
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        assert proc.stdout.readline() == "writing\n"
+    return proc
+
+
+def test_only_the_temporary_files_of_killed_writers_are_removed(tmp_path):
+    """A run starting in a folder removes the temporary files that killed
+    writers left there, and only those: not the file a live process is still
+    writing (which then completes), nor files that merely look like them."""
+    from sim import runner
+    from sim.compose import load_config
+    from sim.config import build_job
+    from sim.output import remove_stale_temps
+
+    live = writer(tmp_path / "live.csv", "live")
+    writer(tmp_path / "dead.csv", "die")
+    mine = [".notes.tmp", ".dead.csv.abcd1234.tmp", "dead.csv.gridgov-abcd1234.tmp", ".x.gridgov-ab.tmp"]
+    for name in mine:
+        (tmp_path / name).write_text("the user's", encoding="utf-8")
+    (tmp_path / ".sub.gridgov-abcd1234.tmp").mkdir()
+    dead, live_tmp = ([p for p in tmp_path.glob(f".{name}.csv.*.tmp") if p.name not in mine]
+                      for name in ("dead", "live"))
+    assert len(dead) == 1 and len(live_tmp) == 1
+
+    config = load_config(["horizon_days=2", "warmup_days=0", "replications=1", "output.events=false",
+                          "++output.plot=false", "progress=false"])
+    scenario, options = build_job(config)
+    runner.run(scenario, tmp_path, config, options)
+    assert not dead[0].exists() and live_tmp[0].exists()
+    assert remove_stale_temps(tmp_path) == []  # still being written
+
+    live.communicate("go on\n", timeout=60)
+    assert live.returncode == 0
+    assert (tmp_path / "live.csv").read_text(encoding="utf-8") == "first half,second half"
+    assert not (tmp_path / "dead.csv").exists()
+    for name in mine:
+        assert (tmp_path / name).read_text(encoding="utf-8") == "the user's"
+    assert (tmp_path / ".sub.gridgov-abcd1234.tmp").is_dir()
+    assert (tmp_path / "summary.json").is_file()
+
+
+def test_a_temporary_file_removed_before_its_writer_locks_it_is_replaced(tmp_path, monkeypatch):
+    """Between creating its temporary file and locking it, a writer can lose
+    the file to a cleaner (it is not locked yet): it then writes another."""
+    from sim import output
+
+    real_lock = output._lock
+    removed: list = []
+    cleaned = False
+
+    def late_lock(fd, wait):
+        nonlocal cleaned
+        if not cleaned:  # the writer's first lock: the cleaner comes first
+            cleaned = True
+            removed.extend(output.remove_stale_temps(tmp_path))
+        return real_lock(fd, wait)
+
+    monkeypatch.setattr(output, "_lock", late_lock)
+    with output.atomic_open(tmp_path / "a.csv") as fh:
+        fh.write("whole")
+    assert len(removed) == 1 and not removed[0].exists()
+    assert (tmp_path / "a.csv").read_text(encoding="utf-8") == "whole"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+SLOW_PGREP = '''
+import importlib.abc, importlib.util, subprocess, sys, types
+
+class _SlowPgrep(importlib.abc.MetaPathFinder):
+    """loky kills each worker's process tree after asking `pgrep -P PID` for
+    its children; here pgrep takes 2 s, as on a loaded machine, so that a
+    second Ctrl-C lands while it runs (it is in the command's process group)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "joblib.externals.loky.backend.utils":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        exec_module = spec.loader.exec_module
+
+        def patched(module):
+            exec_module(module)
+
+            def check_output(cmd, *args, **kwargs):
+                if cmd and cmd[0] == "pgrep":
+                    cmd = ["sh", "-c", 'sleep 2; exec pgrep "$@"', "sh", *cmd[1:]]
+                return subprocess.check_output(cmd, *args, **kwargs)
+
+            module.subprocess = types.SimpleNamespace(**{**vars(subprocess), "check_output": check_output})
+
+        spec.loader.exec_module = patched
+        return spec
+
+sys.meta_path.insert(0, _SlowPgrep())
+'''
+
+
+def living_in_group(pgid: int) -> list[str]:
+    """The processes of a process group that are still running (not zombies)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_bytes()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if fields[0] not in (b"Z", b"X") and int(fields[2]) == pgid:
+                out.append(stat[:stat.rfind(b")") + 3].decode(errors="replace"))  # pid (name) state
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
+def test_a_second_ctrl_c_stops_a_sweep_at_once(tmp_path):
+    """Ctrl-C twice during a joblib sweep (the second while the first is
+    shutting the workers down) ends the command at once, by SIGINT (status
+    130 in a shell), says how to resume, and leaves no process running and
+    no half-written file under a final name. It used to hang: the second
+    SIGINT also killed the pgrep of loky's shutdown, whose fallback failed,
+    and Python then waited at exit for workers that were never stopped."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(SLOW_PGREP, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")])}
+    folder = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3,4",
+                             "horizon_days=200", "warmup_days=0", "replications=2", "hydra.launcher.n_jobs=2",
+                             f"hydra.sweep.dir={folder}"], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("*/.hydra"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.5)  # the shutdown is under way (its pgrep alone takes 2 s)
+        os.killpg(proc.pid, signal.SIGINT)
+        t0 = time.monotonic()
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 15 s after the second Ctrl-C: {living_in_group(proc.pid)}") \
+                from None
+        assert time.monotonic() - t0 < 10
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == -signal.SIGINT, err[-3000:]
+    assert "second Ctrl-C" in err and f"+resume={folder}" in err, err[-3000:]
+    deadline = time.monotonic() + 10  # killed processes take a moment to go
+    while living_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not living_in_group(proc.pid)
+    for summary in folder.glob("*/summary.json"):  # whatever finished is whole
+        json.loads(summary.read_text(encoding="utf-8"))
+    assert not (folder / "sweep_summary.csv").exists() and not (folder / "report.md").exists()
