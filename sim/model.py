@@ -318,12 +318,13 @@ class Model:
         orders its own events, so a report is handled where its event would
         have been. A report routes every matter reported by then (ties come
         together), and the next report takes an event id. Queue events: pop
-        the earliest, set the clock, call its callbacks, crash on a failed
-        event nobody defused, as ``step`` does, without a method call and a
-        try block per event. SimPy's ``run`` stops at a stop event scheduled
-        at ``until`` before every other event at that time; here the loop
-        stops at the first event at or after ``until``: the same events are
-        processed, in the same order.
+        the earliest, set the clock, and call a server's own event (a
+        ``partial``, see ``Server``) or the callbacks of any other, crashing
+        on a failed event nobody defused, as ``step`` does, without a method
+        call and a try block per event. SimPy's ``run`` stops at a stop event
+        scheduled at ``until`` before every other event at that time; here
+        the loop stops at the first event at or after ``until``: the same
+        events are processed, in the same order.
         """
         env = self.env
         if not until > env._now:
@@ -331,6 +332,7 @@ class Model:
         queue = env._queue
         eids = env._eid
         pop = heappop
+        server_event = partial
         report, n, route = self.report, self.n, self.route
         at, eid = self._arrival_at, self._arrival_eid
         while True:
@@ -359,6 +361,9 @@ class Model:
                     at = math.inf
                 continue
             env._now, _, _, event = pop(queue)
+            if type(event) is server_event:
+                event()
+                continue
             callbacks, event.callbacks = event.callbacks, None
             for callback in callbacks:
                 callback(event)
