@@ -39,7 +39,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
 from .calendar import Calendar, ShiftClock
-from .routing import CX_SIMPLE, DEPARTMENT, SIMPLE
+from .routing import CX_SIMPLE, DEPARTMENT, RESOLVING_STEPS, SIMPLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -167,6 +167,11 @@ class Pool:
         self.duty_h = 0.0
         self._is_worker = kind == "worker"
         self._plain = travel_h is None and calendar is None and duty_share == 0.0
+        # Model.route(mid, step) for this step would only close the matter:
+        # the policy closes it (RoutingPolicy.closes_after), and the step
+        # is not a resolving one (route records nothing at its end).
+        closing = model.policy.closes_after
+        self._closing_step = -1 if closing is None or closing in RESOLVING_STEPS else closing
         self._queue = model.env._queue
         self._eid = model.env._eid
         for server in self.servers:
@@ -392,7 +397,10 @@ class Pool:
         mid = server.mid
         if mid >= 0:  # the task in hand has ended (one callback for both events: a call less per task)
             server.mid = -1
-            self.model.route(mid, server.step)  # the model records the step's end and sends the matter on
+            if server.step == self._closing_step:  # the matter's last step (once per matter): close it
+                self.model._close(mid)
+            else:
+                self.model.route(mid, server.step)  # the model records the step's end and sends the matter on
             if server.back_h > 0.0:  # drive back to base before taking more work
                 back, server.back_h = server.back_h, 0.0
                 self._resume_in(server, back)
