@@ -202,9 +202,7 @@ class Pool:
             if nb.idle and nb.cover is None and nb.on_shift():
                 nb._start(nb._choose_idle(mid, step), mid, step)
                 return
-        self._enqueue(mid, step, priority)
-
-    def _enqueue(self, mid: int, step: int, priority: int) -> None:
+        # Queue it (inlined here: most tasks that reach a pool wait).
         m = self.model
         tok = m.token[mid]
         m.seq += 1  # town-wide, so that neighbours can compare ages
