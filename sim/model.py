@@ -316,14 +316,18 @@ class Model:
         The loop takes the earlier of the next report and the head of SimPy's
         queue, comparing (time, priority, event id) exactly as the queue
         orders its own events, so a report is handled where its event would
-        have been. A report routes every matter reported by then (ties come
-        together), and the next report takes an event id. Queue events: pop
-        the earliest, set the clock, call its callbacks, crash on a failed
-        event nobody defused, as ``step`` does, without a method call and a
-        try block per event. SimPy's ``run`` stops at a stop event scheduled
-        at ``until`` before every other event at that time; here the loop
-        stops at the first event at or after ``until``: the same events are
-        processed, in the same order.
+        have been. A queue event before the next report's time needs no more
+        than a comparison of times (the inner loop); only one at that very
+        time is ordered by (priority, event id). A report routes every matter
+        reported by then (ties come together), and the next report takes an
+        event id. Queue events: pop the earliest, set the clock, and call a
+        server's own event (a ``partial``, see ``Pool._start``) or the
+        callbacks of any other, crashing on a failed event nobody defused, as
+        ``step`` does, without a method call and a try block per event.
+        SimPy's ``run`` stops at a stop event scheduled at ``until`` before
+        every other event at that time; here the loop stops at the first
+        event at or after ``until``: the same events are processed, in the
+        same order.
         """
         env = self.env
         if not until > env._now:
@@ -331,41 +335,39 @@ class Model:
         queue = env._queue
         eids = env._eid
         pop = heappop
+        server_event = partial
         report, n, route = self.report, self.n, self.route
         at, eid = self._arrival_at, self._arrival_eid
         while True:
-            if queue:
+            before = at if at < until else until
+            while queue:
                 head = queue[0]
-                t = head[0]
-                report_next = at < t or (at == t and (head[1] > 1 or (head[1] == 1 and eid < head[2])))
-                if report_next:
-                    t = at
-            elif at < math.inf:
-                t, report_next = at, True
+                if not head[0] < before:  # at the next report's time, the queue's order decides
+                    if not (head[0] == at and at < until and (head[1] < 1 or (head[1] == 1 and head[2] < eid))):
+                        break
+                env._now, _, _, event = pop(queue)
+                if type(event) is server_event:
+                    event()
+                    continue
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+            if not at < until:
+                break
+            env._now = at
+            mid = self._next_arrival
+            while mid < n and report[mid] <= at:
+                route(mid, None)
+                mid += 1
+            self._next_arrival = mid
+            if mid < n:  # as env.schedule(ev, NORMAL, report[mid] - now)
+                at, eid = at + (report[mid] - at), next(eids)
             else:
-                break
-            if not t < until:
-                break
-            if report_next:
-                env._now = at
-                mid = self._next_arrival
-                while mid < n and report[mid] <= at:
-                    route(mid, None)
-                    mid += 1
-                self._next_arrival = mid
-                if mid < n:  # as env.schedule(ev, NORMAL, report[mid] - now)
-                    at, eid = at + (report[mid] - at), next(eids)
-                else:
-                    at = math.inf
-                continue
-            env._now, _, _, event = pop(queue)
-            callbacks, event.callbacks = event.callbacks, None
-            for callback in callbacks:
-                callback(event)
-            if not event._ok and not hasattr(event, "_defused"):
-                exc = type(event._value)(*event._value.args)
-                exc.__cause__ = event._value
-                raise exc
+                at = math.inf
         self._arrival_at, self._arrival_eid = at, eid
         env._now = until
 

@@ -35,6 +35,9 @@ class RoutingPolicy(Protocol):
 
     name: str
     escalate_after_h: float | None
+    # A step after which next_step always closes the matter (None: none).
+    # The model then closes it without asking the policy.
+    closes_after: int | None
 
     def prepare(self, model: "Model") -> None:
         """Adjust the model's pools before the run (e.g. link neighbours)."""
@@ -54,6 +57,7 @@ class Tiered:
     """
 
     name = "tiered"
+    closes_after = FEEDBACK  # next_step(model, mid, FEEDBACK) is None
 
     def __init__(self, escalate_after_h: float | None) -> None:
         self.escalate_after_h = escalate_after_h

@@ -3,11 +3,11 @@
 A pool is a set of servers sharing one queue, as in a SimPy ``Resource`` but
 leaner. This is the hot path of the model, so a server is not even a SimPy
 process: it is a small state machine driven by SimPy's event loop. When a
-server starts a task it schedules one bare event at the task's end, whose
-callback finishes the task and pulls the next one; an idle server waits in the
-pool's idle list and is started directly by ``submit``. That keeps the cost
-per task to one scheduled event, with no generator, process or allocation
-beyond the queue entry.
+server starts a task it puts one bare entry in SimPy's queue at the task's
+end, a call that finishes the task and pulls the next one; an idle server
+waits in the pool's idle list and is started directly by ``submit``. That
+keeps the cost per task to one scheduled entry, with no generator, process,
+event or allocation beyond the queue entry.
 
 Queue discipline (the source's "overdue matters are supervised"): a matter
 still waiting when its deadline passes is moved to the front of the queue it
@@ -39,7 +39,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
 from .calendar import Calendar, ShiftClock
-from .routing import CX_SIMPLE, DEPARTMENT, SIMPLE
+from .routing import CX_SIMPLE, DEPARTMENT, RESOLVING_STEPS, SIMPLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -58,8 +58,8 @@ class Tick:
     ``simpy<5`` pin in pyproject.toml.
 
     A Tick can be scheduled again once it has been processed (the loop sets
-    its ``callbacks`` to None): each server owns one, since a server never has
-    more than one pending event (a task's end, or a resume).
+    its ``callbacks`` to None). Servers do without: the model's loop
+    (``Model._run_until``) calls a ``partial`` found in the queue directly.
     """
 
     __slots__ = ("callbacks", "_ok")
@@ -80,7 +80,7 @@ class Server:
     """
 
     __slots__ = ("pool", "index", "home", "duty_done", "idle_since", "idle_on_h",
-                 "vacant_until", "learning_until", "mid", "step", "back_h", "trips", "tick", "callbacks")
+                 "vacant_until", "learning_until", "mid", "step", "back_h", "trips", "wake")
 
     def __init__(self, pool: "Pool", index: int, home: object = None) -> None:
         self.pool = pool
@@ -98,11 +98,11 @@ class Server:
         # by step), when the pool's travel function is known to give that
         # for every such matter; None: always ask the travel function.
         self.trips: tuple[tuple[float, float], ...] | None = None
-        # The server's one event and its callback list, built once and reused
-        # for every task and wait (the loop never changes a callback list).
-        # partial calls the pool's method from C: one Python frame, not two.
-        self.tick = Tick()
-        self.callbacks = [partial(pool._next, self)]
+        # The server's one pending event (a task's end, or a resume) is this
+        # partial itself in SimPy's queue: the model's loop calls it, with no
+        # event and no callback list to set and clear. It is built once and
+        # reused; partial calls the pool's method from C: one Python frame, not two.
+        self.wake = partial(pool._next, self)
 
 
 class Pool:
@@ -167,6 +167,11 @@ class Pool:
         self.duty_h = 0.0
         self._is_worker = kind == "worker"
         self._plain = travel_h is None and calendar is None and duty_share == 0.0
+        # Model.route(mid, step) for this step would only close the matter:
+        # the policy closes it (RoutingPolicy.closes_after), and the step
+        # is not a resolving one (route records nothing at its end).
+        closing = model.policy.closes_after
+        self._closing_step = -1 if closing is None or closing in RESOLVING_STEPS else closing
         self._queue = model.env._queue
         self._eid = model.env._eid
         for server in self.servers:
@@ -178,9 +183,7 @@ class Pool:
 
     def _resume_in(self, server: Server, delay: float) -> None:
         """Wake ``server`` after ``delay`` hours to look for work (its one pending event)."""
-        tick = server.tick
-        tick.callbacks = server.callbacks
-        heappush(self._queue, (self.env._now + delay, 1, next(self._eid), tick))  # 1 = NORMAL priority
+        heappush(self._queue, (self.env._now + delay, 1, next(self._eid), server.wake))  # 1 = NORMAL priority
 
     def on_shift(self) -> bool:
         clock = self.clock
@@ -199,9 +202,7 @@ class Pool:
             if nb.idle and nb.cover is None and nb.on_shift():
                 nb._start(nb._choose_idle(mid, step), mid, step)
                 return
-        self._enqueue(mid, step, priority)
-
-    def _enqueue(self, mid: int, step: int, priority: int) -> None:
+        # Queue it (inlined here: most tasks that reach a pool wait).
         m = self.model
         tok = m.token[mid]
         m.seq += 1  # town-wide, so that neighbours can compare ages
@@ -387,14 +388,17 @@ class Pool:
             self._resume_in(server, 0.0)
 
     # -- server state machine ------------------------------------------------
-    def _next(self, server: Server, _event=None) -> None:
+    def _next(self, server: Server) -> None:
         """The server's event fired (its task ended, or a wait is over), or an
         idle server is called: finish the task in hand, then look for work
         (shift, vacancy and duties first)."""
         mid = server.mid
         if mid >= 0:  # the task in hand has ended (one callback for both events: a call less per task)
             server.mid = -1
-            self.model.route(mid, server.step)  # the model records the step's end and sends the matter on
+            if server.step == self._closing_step:  # the matter's last step (once per matter): close it
+                self.model._close(mid)
+            else:
+                self.model.route(mid, server.step)  # the model records the step's end and sends the matter on
             if server.back_h > 0.0:  # drive back to base before taking more work
                 back, server.back_h = server.back_h, 0.0
                 self._resume_in(server, back)
@@ -477,9 +481,7 @@ class Pool:
         server.mid = mid
         server.step = step
         server.back_h = back_h
-        tick = server.tick
-        tick.callbacks = server.callbacks
-        heappush(self._queue, (now + (out_h + work), 1, next(self._eid), tick))  # as env.schedule(tick, NORMAL, ...)
+        heappush(self._queue, (now + (out_h + work), 1, next(self._eid), server.wake))  # as env.schedule(ev, NORMAL, ...)
 
     def _credit_idle_duty(self, server: Server, now: float) -> None:
         """Idle time on shift is spent on duties, up to what is owed."""
