@@ -59,6 +59,13 @@ class Tiered:
     name = "tiered"
     closes_after = FEEDBACK  # next_step(model, mid, FEEDBACK) is None
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass with its own next_step says itself which step always
+        # closes a matter, if any: it does not inherit this rule's answer.
+        if "next_step" in cls.__dict__ and "closes_after" not in cls.__dict__:
+            cls.closes_after = None
+
     def __init__(self, escalate_after_h: float | None) -> None:
         self.escalate_after_h = escalate_after_h
 

@@ -170,7 +170,7 @@ class Pool:
         # Model.route(mid, step) for this step would only close the matter:
         # the policy closes it (RoutingPolicy.closes_after), and the step
         # is not a resolving one (route records nothing at its end).
-        closing = model.policy.closes_after
+        closing = getattr(model.policy, "closes_after", None)  # a policy may not declare it
         self._closing_step = -1 if closing is None or closing in RESOLVING_STEPS else closing
         self._queue = model.env._queue
         self._eid = model.env._eid

@@ -141,3 +141,32 @@ def test_busy_time_is_clipped_to_the_measurement_window():
     from sim import metrics
     # worker 0 busy 0-2 (0.5 h in window) and 2-2.5 (feedback); 2 workers x 4.5 h
     assert metrics.compute(rec)["worker_utilization"] == pytest.approx((0.5 + 0.5) / (2 * 4.5))
+
+
+def test_a_policy_with_its_own_next_step_decides_after_the_feedback_visit(monkeypatch):
+    # The model closes a matter at the end of the step its policy declares
+    # final (closes_after) without asking the policy. A subclass of Tiered
+    # with its own next_step, here one that asks for a second feedback visit,
+    # must not inherit Tiered's answer: the matter closes after both visits.
+    from sim import routing
+
+    class FeedbackTwice(routing.Tiered):
+        name = "feedback_twice"
+
+        def prepare(self, model):
+            self.visits = {}
+
+        def next_step(self, model, mid, done):
+            if done == routing.FEEDBACK:
+                self.visits[mid] = self.visits.get(mid, 0) + 1
+                if self.visits[mid] == 1:
+                    return model.worker_pool(mid), routing.FEEDBACK, routing.PRIO_NORMAL
+            return super().next_step(model, mid, done)
+
+    assert routing.Tiered.closes_after == routing.FEEDBACK and FeedbackTwice.closes_after is None
+    monkeypatch.setitem(routing.POLICIES, "feedback_twice", FeedbackTwice)
+    cfg = tiny_town_config()
+    cfg["routing"]["policy"] = "feedback_twice"
+    rec = simulate(cfg, [1.0], [0], ["simple"])
+    r = row(rec, 0)
+    assert (r["t_start"], r["t_handled"], r["t_closed"]) == (1.0, 3.0, 4.0)  # simple 1-3, feedback 3-3.5 and 3.5-4
