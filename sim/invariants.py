@@ -463,7 +463,7 @@ def littles_law(ck: _Checker, label: str, start: np.ndarray, end: np.ndarray, se
 
 
 def check(records: Records, scenario: Scenario, *, replication: int | None = None,
-          values: Mapping[str, float] | None = None) -> None:
+          values: Mapping[str, float] | None = None, metrics_checks: bool = True) -> None:
     """Check every invariant of one replication's records.
 
     Args:
@@ -471,13 +471,17 @@ def check(records: Records, scenario: Scenario, *, replication: int | None = Non
         scenario: the scenario it ran.
         replication: its index, for the message.
         values: its ``metrics.compute`` output, if already computed.
+        metrics_checks: ``False`` leaves the checks of the metrics
+            (``conservation``, ``rates``) to a caller that computes the
+            metrics anyway and hands them to ``check_values`` (the runner:
+            a city's towns are then checked on their records, and the
+            city's metrics once), so they are not computed twice.
 
     Raises:
         InvariantError: the first violated invariant, naming it, the first
             offending matter with its row, and the configuration.
     """
     ck = _Checker(records, scenario, replication)
-    m = metrics.compute(records) if values is None else values
     ck.columns()
     ck.times()
     ck.presence()
@@ -486,8 +490,24 @@ def check(records: Records, scenario: Scenario, *, replication: int | None = Non
     ck.route()
     ck.escalation()
     ck.deadlines()
-    ck.conservation(m)
     ck.utilisation()
-    ck.rates(m)
     littles_law(ck, "system", ck.col("t_report"), ck.col("t_closed"))
     ck.departments()
+    if metrics_checks:
+        _check_values(ck, metrics.compute(records) if values is None else values)
+
+
+def check_values(records: Records, scenario: Scenario, values: Mapping[str, float], *,
+                 replication: int | None = None) -> None:
+    """The invariants of a replication's metrics (``values``, from ``metrics.compute(records)``):
+    conservation of matters, and every rate in [0, 1] and every metric >= 0.
+
+    Raises:
+        InvariantError: as ``check``.
+    """
+    _check_values(_Checker(records, scenario, replication), values)
+
+
+def _check_values(ck: _Checker, values: Mapping[str, float]) -> None:
+    ck.conservation(values)
+    ck.rates(values)

@@ -397,12 +397,13 @@ def _cycle_collector_paused():
 
 
 def simulate_town(scenario: Scenario, layout: Layout, replication: int, town: int | None,
-                  on_progress=None, check: bool = True) -> Records:
+                  on_progress=None, check: bool = True, check_metrics: bool = True) -> Records:
     """Simulate one town of a city (``town=None``: the whole area) in one replication.
 
     ``on_progress(now_h, matters_reported)`` is called every simulated week.
     With ``check`` the invariants of ``sim.invariants`` are checked on the
-    records: a violation raises ``InvariantError``.
+    records: a violation raises ``InvariantError``. ``check_metrics=False``
+    leaves those of the metrics to the caller (``invariants.check_values``).
     """
     towns = None if town is None else (town,)
     arrivals = generate(scenario, layout, replication, towns=towns)
@@ -412,7 +413,7 @@ def simulate_town(scenario: Scenario, layout: Layout, replication: int, town: in
     model.release()  # the per-matter arrays not in the records go now, not at the next GC cycle
     if check:
         try:
-            invariants.check(rec, scenario, replication=replication)
+            invariants.check(rec, scenario, replication=replication, metrics_checks=check_metrics)
         except invariants.InvariantError as exc:
             if town is None:
                 raise
@@ -422,7 +423,7 @@ def simulate_town(scenario: Scenario, layout: Layout, replication: int, town: in
 
 
 def run_replication(scenario: Scenario, layout: Layout, replication: int, on_progress=None,
-                    check: bool = True) -> Records:
+                    check: bool = True, check_metrics: bool = True) -> Records:
     """Generate the arrivals of replication ``replication`` and simulate it.
 
     A city is simulated one town at a time: towns share no servers, queues or
@@ -435,17 +436,19 @@ def run_replication(scenario: Scenario, layout: Layout, replication: int, on_pro
     ``on_progress(now_h, matters_reported, part)`` is called every simulated
     week; ``part`` is ``(town, towns)`` for a city, ``None`` for one town.
     With ``check`` (the default) the invariants of ``sim.invariants`` are
-    checked on each town's records: a violation raises ``InvariantError``.
+    checked on each town's records: a violation raises ``InvariantError``;
+    ``check_metrics=False`` leaves those of the metrics to the caller
+    (``invariants.check_values`` on the merged records' metrics).
     """
     if layout.n_towns == 1:
         report = None if on_progress is None else partial(_progress_of_part, on_progress, None, 0)
-        return simulate_town(scenario, layout, replication, None, report, check)
+        return simulate_town(scenario, layout, replication, None, report, check, check_metrics)
     city = CityRecords()
     reported = 0
     for t in range(layout.n_towns):
         report = None if on_progress is None else partial(_progress_of_part, on_progress, (t, layout.n_towns),
                                                             reported)
-        rec = simulate_town(scenario, layout, replication, t, report, check)
+        rec = simulate_town(scenario, layout, replication, t, report, check, check_metrics)
         reported += len(rec)
         city.add(rec)
         del rec

@@ -31,11 +31,14 @@ def cores(jobs: int) -> int:
     return os.cpu_count() or 1
 
 
-def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=None) -> Iterator[tuple[int, Records]]:
+def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=None,
+                 check_metrics: bool = True) -> Iterator[tuple[int, Records]]:
     """Yield ``(r, records)`` for every replication, in order.
 
     ``progress`` (a ``sim.runner.Progress``, optional) hears of each
-    replication's start and of its parts as they are done.
+    replication's start and of its parts as they are done. The invariants
+    are checked on every part's records; ``check_metrics=False`` leaves
+    those of the metrics to the caller (see ``model.run_replication``).
     """
     n_reps = scenario.run.replications
     # No more processes than parts run at once: a town's replications, or a city's towns.
@@ -44,11 +47,12 @@ def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=Non
         for r in range(n_reps):
             if progress is not None:
                 progress.start_replication(r)
-            yield r, run_replication(scenario, layout, r, on_progress=progress.update if progress else None)
+            yield r, run_replication(scenario, layout, r, on_progress=progress.update if progress else None,
+                                     check_metrics=check_metrics)
         return
     pool = ProcessPoolExecutor(max_workers=n_jobs)
     try:
-        yield from _parts(pool, scenario, layout, n_jobs, progress, scenario.run.horizon_h)
+        yield from _parts(pool, scenario, layout, n_jobs, progress, scenario.run.horizon_h, check_metrics)
     except BaseException:
         # A failed part (an invariant broken, a key pressed): stop at once
         # rather than wait for the parts already handed out.
@@ -58,10 +62,10 @@ def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=Non
 
 
 def _parts(pool: ProcessPoolExecutor, scenario: Scenario, layout: Layout, n_jobs: int, progress,
-           horizon_h: float) -> Iterator[tuple[int, Records]]:
+           horizon_h: float, check_metrics: bool) -> Iterator[tuple[int, Records]]:
     n_reps = scenario.run.replications
     if layout.n_towns == 1:  # a town: its replications in parallel
-        calls = ((simulate_town, scenario, layout, r, None) for r in range(n_reps))
+        calls = ((simulate_town, scenario, layout, r, None, None, True, check_metrics) for r in range(n_reps))
         for r, rec in enumerate(_in_order(pool, calls, ahead=n_jobs)):
             if progress is not None:
                 progress.start_replication(r)
@@ -73,7 +77,7 @@ def _parts(pool: ProcessPoolExecutor, scenario: Scenario, layout: Layout, n_jobs
         if progress is not None:
             progress.start_replication(r)
         city, done = CityRecords(), 0
-        calls = ((simulate_town, scenario, layout, r, t) for t in range(towns))
+        calls = ((simulate_town, scenario, layout, r, t, None, True, check_metrics) for t in range(towns))
         for t, rec in enumerate(_in_order(pool, calls, ahead=2 * n_jobs)):
             done += len(rec)
             city.add(rec)

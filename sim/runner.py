@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import metrics, stability
+from . import invariants, metrics, stability
 from .parallel import replications
 from .output import OutputOptions, atomic_open, manifest, remove_stale_temps, write_json
 from .records import ROUTES, Records
@@ -259,10 +259,14 @@ def run(
                 raw = stack.enter_context(atomic_open(out / f"events.{events_format}", "wb"))
                 events_fh = EVENT_WRITERS[events_format](raw)
                 stack.callback(events_fh.close)  # runs before atomic_open renames the file (or, on failure, deletes it)
-        # Invariants are checked as each town or replication is simulated: a
-        # violation is a bug, raised, never warned.
-        for r, rec in replications(scenario, layout, options.jobs, progress if progress.enabled else None):
-            for name, value in metrics.compute(rec).items():
+        # Invariants are checked as each town or replication is simulated,
+        # those of the metrics here, on the metrics reported (computed once):
+        # a violation is a bug, raised, never warned.
+        for r, rec in replications(scenario, layout, options.jobs, progress if progress.enabled else None,
+                                   check_metrics=False):
+            values = metrics.compute(rec)
+            invariants.check_values(rec, scenario, values, replication=r)
+            for name, value in values.items():
                 per_rep[name].append(value)
             verdicts.append({stage: dataclasses.asdict(v) for stage, v in stability.assess(rec).items()})
             if on_replication is not None:

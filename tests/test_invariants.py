@@ -266,6 +266,32 @@ def test_runner_raises_on_a_violation(monkeypatch, tmp_path, town):
         assert str(info.value).startswith("town 0 ")
 
 
+@pytest.mark.parametrize("town", [[], ["town=synthetic", "town.population=9000", "town.people_per_town=3000",
+                                        "town.unit_population=1500"]])
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_runner_checks_the_metrics_it_reports(monkeypatch, tmp_path, town, corrupt):
+    """The metrics of each replication (a whole city's, merged from its
+    towns) are computed once and checked there, before anything is written."""
+    scenario = load_scenario(["horizon_days=2", "warmup_days=0", "replications=2", *town])
+    honest = metrics.compute
+    calls = []
+
+    def counted(rec):
+        calls.append(len(rec))
+        return {**honest(rec), "overdue_rate": 1.5} if corrupt else honest(rec)
+
+    monkeypatch.setattr(metrics, "compute", counted)
+    if corrupt:
+        with pytest.raises(InvariantError) as info:
+            runner.run(scenario, tmp_path / "run")
+        assert info.value.invariant == "rates" and not (tmp_path / "run" / "summary.json").exists()
+        assert len(calls) == 1
+    else:
+        result = runner.run(scenario, tmp_path / "run")
+        # once per replication, on all its matters (no warm-up: every matter arrived in the window)
+        assert calls == [int(n) for n in result.per_replication["events_arrived"]] and len(calls) == 2
+
+
 def test_model_clock_lands_exactly_on_report_times():
     # Regression: the arrival loop used to route a matter when SimPy's clock
     # (now + (report - now)) had rounded one ulp below its report time.
