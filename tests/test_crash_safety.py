@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -114,14 +115,19 @@ def test_runs_started_in_the_same_second_get_their_own_folders():
     assert run_a != run_b and sweep_a != sweep_b
 
 
-KILL_POINT_1 = '''
+def patch_on_import(module: str, doc: str, patch: str) -> str:
+    """Source of a ``sitecustomize.py`` that, in every process of a command
+    (its joblib workers included), runs ``patch`` on ``module`` right after
+    the module is first executed; ``patch`` refers to it as ``module``."""
+    body = textwrap.indent(textwrap.dedent(patch), " " * 12)
+    return f'''
 import importlib.abc, importlib.util, os, sys
 
-class _KillPointOne(importlib.abc.MetaPathFinder):
-    """In a sweep's worker process, point 1 dies as if killed for memory, while writing a file."""
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """{doc}"""
 
     def find_spec(self, name, path=None, target=None):
-        if name != "sim.sweep":
+        if name != {module!r}:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
@@ -129,31 +135,36 @@ class _KillPointOne(importlib.abc.MetaPathFinder):
 
         def patched(module):
             exec_module(module)
-            real = module.run_point
-
-            def run_point(config, point_dir, sweep_dir, num, overrides):
-                if num == 1:  # once point 0 has finished in the other worker
-                    import pathlib, time
-                    done = pathlib.Path(sweep_dir) / "0" / "summary.json"
-                    for _ in range(600):
-                        if done.is_file():
-                            break
-                        time.sleep(0.1)
-                    import signal
-                    from sim.output import atomic_open
-                    with atomic_open(pathlib.Path(point_dir) / "events.csv", "wb") as fh:  # killed mid-write
-                        fh.write(b"replication,matter\\n")
-                        fh.flush()
-                        os.kill(os.getpid(), signal.SIGKILL)
-                return real(config, point_dir, sweep_dir, num, overrides)
-
-            module.run_point = run_point
-
+{body}
         spec.loader.exec_module = patched
         return spec
 
-sys.meta_path.insert(0, _KillPointOne())
+sys.meta_path.insert(0, _PatchOnImport())
 '''
+
+
+KILL_POINT_1 = patch_on_import(
+    "sim.sweep", "In a sweep's worker process, point 1 dies as if killed for memory, while writing a file.", '''
+    real = module.run_point
+
+    def run_point(config, point_dir, sweep_dir, num, overrides):
+        if num == 1:  # once point 0 has finished in the other worker
+            import pathlib, time
+            done = pathlib.Path(sweep_dir) / "0" / "summary.json"
+            for _ in range(600):
+                if done.is_file():
+                    break
+                time.sleep(0.1)
+            import signal
+            from sim.output import atomic_open
+            with atomic_open(pathlib.Path(point_dir) / "events.csv", "wb") as fh:  # killed mid-write
+                fh.write(b"replication,matter\\n")
+                fh.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(config, point_dir, sweep_dir, num, overrides)
+
+    module.run_point = run_point
+''')
 
 
 def test_a_sweep_whose_worker_dies_still_reports_what_finished(tmp_path):
@@ -280,36 +291,19 @@ def test_a_temporary_file_removed_before_its_writer_locks_it_is_replaced(tmp_pat
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-SLOW_PGREP = '''
-import importlib.abc, importlib.util, subprocess, sys, types
+SLOW_PGREP = patch_on_import(
+    "joblib.externals.loky.backend.utils",
+    "loky kills each worker's process tree after asking `pgrep -P PID` for its children; here pgrep takes 2 s, "
+    "as on a loaded machine, so that a second Ctrl-C lands while it runs (it is in the command's process group).", '''
+    import subprocess, types
 
-class _SlowPgrep(importlib.abc.MetaPathFinder):
-    """loky kills each worker's process tree after asking `pgrep -P PID` for
-    its children; here pgrep takes 2 s, as on a loaded machine, so that a
-    second Ctrl-C lands while it runs (it is in the command's process group)."""
+    def check_output(cmd, *args, **kwargs):
+        if cmd and cmd[0] == "pgrep":
+            cmd = ["sh", "-c", 'sleep 2; exec pgrep "$@"', "sh", *cmd[1:]]
+        return subprocess.check_output(cmd, *args, **kwargs)
 
-    def find_spec(self, name, path=None, target=None):
-        if name != "joblib.externals.loky.backend.utils":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        exec_module = spec.loader.exec_module
-
-        def patched(module):
-            exec_module(module)
-
-            def check_output(cmd, *args, **kwargs):
-                if cmd and cmd[0] == "pgrep":
-                    cmd = ["sh", "-c", 'sleep 2; exec pgrep "$@"', "sh", *cmd[1:]]
-                return subprocess.check_output(cmd, *args, **kwargs)
-
-            module.subprocess = types.SimpleNamespace(**{**vars(subprocess), "check_output": check_output})
-
-        spec.loader.exec_module = patched
-        return spec
-
-sys.meta_path.insert(0, _SlowPgrep())
-'''
+    module.subprocess = types.SimpleNamespace(**{**vars(subprocess), "check_output": check_output})
+''')
 
 
 def living_in_group(pgid: int) -> list[str]:
