@@ -59,12 +59,6 @@ class Tiered:
     name = "tiered"
     closes_after = FEEDBACK  # next_step(model, mid, FEEDBACK) is None
 
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        # A subclass with its own next_step says itself which step always
-        # closes a matter, if any: it does not inherit this rule's answer.
-        if "next_step" in cls.__dict__ and "closes_after" not in cls.__dict__:
-            cls.closes_after = None
 
     def __init__(self, escalate_after_h: float | None) -> None:
         self.escalate_after_h = escalate_after_h
@@ -154,6 +148,31 @@ class NeighbourBackup(Tiered):
 
 POLICIES: dict[str, type[Tiered]] = {"tiered": Tiered, "grid_only": GridOnly, "neighbour_backup": NeighbourBackup}
 """Registered routing policies, by the name used in ``routing.policy``."""
+
+
+def closing_step(policy: object) -> int | None:
+    """The step after which ``policy`` always closes a matter (its
+    ``closes_after``), when that answer belongs to the ``next_step`` it
+    uses; otherwise ``None`` (the model then asks the policy after every step).
+
+    ``closes_after`` describes one ``next_step``: a policy that gets its
+    ``next_step`` from a class (or instance) nearer than the one declaring
+    ``closes_after`` (a subclass of ``Tiered`` with its own rule, a mixin, a
+    method set later) does not inherit that answer.
+    """
+    def owner(name: str) -> int | None:  # 0: the instance, i: the i-th class of the MRO
+        if name in getattr(policy, "__dict__", {}):
+            return 0
+        for i, cls in enumerate(type(policy).__mro__, start=1):
+            if name in vars(cls):
+                return i
+        return None
+
+    step = getattr(policy, "closes_after", None)
+    declared, rule = owner("closes_after"), owner("next_step")
+    if step is None or declared is None or rule is None or declared > rule:
+        return None
+    return step
 
 
 def make_policy(name: str, escalate_after_h: float | None) -> RoutingPolicy:

@@ -39,7 +39,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
 from .calendar import Calendar, ShiftClock
-from .routing import CX_SIMPLE, DEPARTMENT, RESOLVING_STEPS, SIMPLE
+from .routing import CX_SIMPLE, DEPARTMENT, RESOLVING_STEPS, SIMPLE, closing_step
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -170,7 +170,7 @@ class Pool:
         # Model.route(mid, step) for this step would only close the matter:
         # the policy closes it (RoutingPolicy.closes_after), and the step
         # is not a resolving one (route records nothing at its end).
-        closing = getattr(model.policy, "closes_after", None)  # a policy may not declare it
+        closing = closing_step(model.policy)
         self._closing_step = -1 if closing is None or closing in RESOLVING_STEPS else closing
         self._queue = model.env._queue
         self._eid = model.env._eid

@@ -143,28 +143,46 @@ def test_busy_time_is_clipped_to_the_measurement_window():
     assert metrics.compute(rec)["worker_utilization"] == pytest.approx((0.5 + 0.5) / (2 * 4.5))
 
 
-def test_a_policy_with_its_own_next_step_decides_after_the_feedback_visit(monkeypatch):
-    # The model closes a matter at the end of the step its policy declares
-    # final (closes_after) without asking the policy. A subclass of Tiered
-    # with its own next_step, here one that asks for a second feedback visit,
-    # must not inherit Tiered's answer: the matter closes after both visits.
+def _feedback_twice(self, model, mid, done):
+    """A second feedback visit after the first, then Tiered's rule."""
     from sim import routing
 
-    class FeedbackTwice(routing.Tiered):
+    if done == routing.FEEDBACK:
+        self.visits[mid] = self.visits.get(mid, 0) + 1
+        if self.visits[mid] == 1:
+            return model.worker_pool(mid), routing.FEEDBACK, routing.PRIO_NORMAL
+    return routing.Tiered.next_step(self, model, mid, done)
+
+
+def _feedback_twice_policies():
+    """The same rule given to a Tiered subclass three ways: its own method, a mixin, a method set later."""
+    from sim import routing
+
+    class Base(routing.Tiered):
         name = "feedback_twice"
 
         def prepare(self, model):
             self.visits = {}
 
-        def next_step(self, model, mid, done):
-            if done == routing.FEEDBACK:
-                self.visits[mid] = self.visits.get(mid, 0) + 1
-                if self.visits[mid] == 1:
-                    return model.worker_pool(mid), routing.FEEDBACK, routing.PRIO_NORMAL
-            return super().next_step(model, mid, done)
+    own = type("Own", (Base,), {"next_step": _feedback_twice})
+    mixin = type("Mixed", (type("Mixin", (), {"next_step": _feedback_twice}), Base), {})
+    later = type("Later", (Base,), {})
+    later.next_step = _feedback_twice
+    return {"own method": own, "mixin": mixin, "set later": later}
 
-    assert routing.Tiered.closes_after == routing.FEEDBACK and FeedbackTwice.closes_after is None
-    monkeypatch.setitem(routing.POLICIES, "feedback_twice", FeedbackTwice)
+
+@pytest.mark.parametrize("how", ["own method", "mixin", "set later"])
+def test_a_policy_with_its_own_next_step_decides_after_the_feedback_visit(monkeypatch, how):
+    # The model closes a matter at the end of the step its policy declares
+    # final (closes_after) without asking the policy. A subclass of Tiered
+    # whose next_step is not Tiered's, here one asking for a second feedback
+    # visit, must not inherit Tiered's answer: the matter closes after both.
+    from sim import routing
+
+    policy = _feedback_twice_policies()[how]
+    assert routing.closing_step(routing.Tiered(None)) == routing.FEEDBACK
+    assert routing.closing_step(policy(None)) is None
+    monkeypatch.setitem(routing.POLICIES, "feedback_twice", policy)
     cfg = tiny_town_config()
     cfg["routing"]["policy"] = "feedback_twice"
     rec = simulate(cfg, [1.0], [0], ["simple"])
