@@ -78,16 +78,42 @@ def _same_file(path: str | os.PathLike, fd: int) -> bool:
     return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)
 
 
-def _locked_temp(path: Path) -> tuple[int, str]:
-    """A new temporary file beside ``path``, locked for as long as it is open."""
+def _locked_temp(path: Path) -> tuple[int, str, bool]:
+    """A new temporary file beside ``path``, locked (if the file system can
+    lock) for as long as it is open; whether it is locked."""
     while True:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{TEMP_MARK}", suffix=".tmp", dir=path.parent)
-        _lock(fd, wait=True)
+        locked = _lock(fd, wait=True) is True
         # remove_stale_temps may have taken the lock first, between mkstemp and
         # here, and removed the file: then start again with a new one.
         if _same_file(tmp, fd):
-            return fd, tmp
+            return fd, tmp, locked
         os.close(fd)
+
+
+_HELD: set[int] = set()
+"""Descriptors of the temporary files this process holds locked."""
+
+
+def _drop_inherited_locks() -> None:
+    """In a child forked while a file was being written (the process pools of
+    ``sim.parallel``): let go of the parent's locked descriptors. A flock
+    belongs to the open file, which a forked child shares; a child that
+    outlived its parent (killed by the memory killer, say) would otherwise
+    keep a dead writer's file locked, and never removed. The descriptor
+    number stays open, on /dev/null, so that nothing else can take it."""
+    if not _HELD:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)
+    os.close(null)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_drop_inherited_locks)
 
 
 @contextlib.contextmanager
@@ -95,13 +121,18 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it into place on success only.
 
     The temporary file stays locked until it has its final name (see
-    ``remove_stale_temps``).
+    ``remove_stale_temps``): it is renamed while still open. Where the file
+    system cannot lock (or the platform cannot rename an open file), it is
+    renamed once closed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _locked_temp(path)
+    fd, tmp, locked = _locked_temp(path)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
+        if locked:
+            _HELD.add(fd)
+        fh = os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""}))
+        try:
             # mkstemp creates 0600 files; results are shared, so give them the
             # usual mode a plain open() would (0666 less the umask).
             umask = os.umask(0)
@@ -110,8 +141,15 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-            os.replace(tmp, path)  # still open, so still locked
+            if locked:
+                os.replace(tmp, path)  # still open, so still locked
+        finally:
+            _HELD.discard(fd)
+            fh.close()
+        if not locked:
+            os.replace(tmp, path)
     except BaseException:
+        _HELD.discard(fd)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
@@ -135,8 +173,10 @@ def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
     removed = []
     for path in stale_temps(folder):
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:  # renamed into place or removed meanwhile
+            # Opened for writing: where flock is emulated by record locks (NFS),
+            # an exclusive lock needs a descriptor open for writing.
+            fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:  # renamed into place or removed meanwhile (or not ours to write)
             continue
         try:
             if _lock(fd, wait=False) and _same_file(path, fd):

@@ -11,6 +11,7 @@ which process ran it).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -265,6 +266,97 @@ def test_only_the_temporary_files_of_killed_writers_are_removed(tmp_path):
         assert (tmp_path / name).read_text(encoding="utf-8") == "the user's"
     assert (tmp_path / ".sub.gridgov-abcd1234.tmp").is_dir()
     assert (tmp_path / "summary.json").is_file()
+
+
+ORPHANS = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from sim.output import atomic_open
+
+def pid(_):
+    return os.getpid()
+
+with atomic_open(sys.argv[1]) as fh:  # a run writing its events while its pool works
+    fh.write("first half,")
+    fh.flush()
+    with ProcessPoolExecutor(2) as pool:  # forked (Linux) while the file is open and locked
+        print(*set(pool.map(pid, range(8))), flush=True)
+        list(pool.map(time.sleep, [60, 60]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="forked process pools (POSIX)")
+def test_workers_that_outlive_a_killed_run_do_not_keep_its_file_locked(tmp_path):
+    """A run killed while its process pool works (the memory killer takes the
+    largest process): the forked workers live on for a while, and must not
+    hold the dead run's temporary file locked, or it is never removed."""
+    from sim.output import remove_stale_temps
+
+    run = subprocess.Popen([sys.executable, "-c", ORPHANS, str(tmp_path / "events.csv")], stdout=subprocess.PIPE,
+                           text=True)
+    workers = [int(p) for p in run.stdout.readline().split()]
+    try:
+        assert workers
+        run.kill()
+        run.wait(timeout=60)
+        for p in workers:
+            os.kill(p, 0)  # still alive (raises if not)
+        left = list(tmp_path.glob(".events.csv.*.tmp"))
+        assert len(left) == 1
+        assert remove_stale_temps(tmp_path) == left
+    finally:
+        for p in workers:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
+
+
+def test_stale_files_are_removed_where_locks_need_a_descriptor_open_for_writing(tmp_path, monkeypatch):
+    """On NFS, flock is emulated by record locks: an exclusive lock on a
+    descriptor opened read-only fails (EBADF). The cleaner must still tell a
+    killed writer's file from a live one there."""
+    import errno
+    import fcntl
+
+    from sim.output import remove_stale_temps
+
+    real = fcntl.flock
+
+    def nfs_flock(fd, op):
+        if op & fcntl.LOCK_EX and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return real(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", nfs_flock)
+    writer(tmp_path / "dead.csv", "die")
+    live = writer(tmp_path / "live.csv", "live")
+    dead, live_tmp = (list(tmp_path.glob(f".{name}.csv.*.tmp")) for name in ("dead", "live"))
+    assert remove_stale_temps(tmp_path) == dead and live_tmp[0].exists()
+    live.communicate("go on\n", timeout=60)
+    assert (tmp_path / "live.csv").read_text(encoding="utf-8") == "first half,second half"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="lists open files from /proc (Linux)")
+def test_without_locks_a_file_is_renamed_once_closed(tmp_path, monkeypatch):
+    """Where nothing can be locked (a file system without flock; Windows,
+    which cannot rename an open file), the file is closed before it takes
+    its final name, and written whole."""
+    from sim import output
+
+    monkeypatch.setattr(output, "_lock", lambda fd, wait: None)
+    real = os.replace
+
+    def replace(src, dst):
+        src = os.path.realpath(src)
+        held = [os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                if os.path.exists(f"/proc/self/fd/{fd}")]
+        assert src not in held, "renamed while still open"
+        return real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", replace)
+    with output.atomic_open(tmp_path / "a.csv") as fh:
+        fh.write("whole")
+    assert (tmp_path / "a.csv").read_text(encoding="utf-8") == "whole"
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_a_temporary_file_removed_before_its_writer_locks_it_is_replaced(tmp_path, monkeypatch):
