@@ -88,9 +88,10 @@ def in_window(rec: Records) -> np.ndarray:
 def time_in_window(start: np.ndarray, end: np.ndarray, w: float, h: float) -> np.ndarray:
     """Overlap of each interval [start, end) with [w, h); NaN ends mean 'still open'."""
     # fmin takes h where the end is NaN: min(NaN -> h, h) in one pass.
-    x = np.fmin(end, h)
-    x -= np.maximum(start, w)
-    return np.clip(x, 0.0, None, out=x)
+    x = np.fmin(end, h) - np.maximum(start, w)
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return np.clip(x, 0.0, None, out=x)  # in place: x is ours
+    return np.clip(x, 0.0, None)  # scalars, integers
 
 
 def time_average_count(start: np.ndarray, end: np.ndarray, w: float, h: float) -> float:

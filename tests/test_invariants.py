@@ -222,6 +222,17 @@ def test_rates_outside_unit_interval_are_caught(busy):
     expect("rates", rec, scenario, values=values)
 
 
+def test_time_in_window_by_hand():
+    # [w, h) = [1, 4): [0, 2) overlaps 1 h, [2, open) 2 h, [5, 6) none, [2, 3) 1 h.
+    start, end = np.array([0.0, 2.0, 5.0, 2.0]), np.array([2.0, np.nan, 6.0, 3.0])
+    assert metrics.time_in_window(start, end, 1.0, 4.0).tolist() == [1.0, 2.0, 0.0, 1.0]
+    assert end[1] != end[1] and start.tolist() == [0.0, 2.0, 5.0, 2.0]  # the inputs are left as they were
+    # Integers and scalars, as the plain formula takes them.
+    assert metrics.time_in_window(np.array([0, 2, 5]), np.array([2, 9, 6]), 1, 4).tolist() == [1, 2, 0]
+    assert float(metrics.time_in_window(0.0, float("nan"), 1.0, 4.0)) == 3.0
+    assert metrics.time_average_count(start, end, 1.0, 4.0) == pytest.approx(4.0 / 3.0, rel=1e-15)
+
+
 def test_little_sides_by_hand():
     # [0, 2) and [1, open) on the window [0, 4): 1 + 2 + 1 + 1 = 5 matter-hours.
     path, direct, _ = little_sides(np.array([0.0, 1.0]), np.array([2.0, np.nan]), 0.0, 4.0)
