@@ -96,10 +96,15 @@ def time_in_window(start: np.ndarray, end: np.ndarray, w: float, h: float) -> np
 
 def time_average_count(start: np.ndarray, end: np.ndarray, w: float, h: float) -> float:
     """Time-average number of intervals open over [w, h)."""
+    ok = ~np.isnan(start)
+    return window_average(start[ok], end[ok], w, h)
+
+
+def window_average(start: np.ndarray, end: np.ndarray, w: float, h: float) -> float:
+    """``time_average_count`` of intervals that all started (no NaN start)."""
     if h <= w:
         return float("nan")
-    ok = ~np.isnan(start)
-    return float(time_in_window(start[ok], end[ok], w, h).sum() / (h - w))
+    return float(time_in_window(start, end, w, h).sum() / (h - w))
 
 
 def count_path(start: np.ndarray, end: np.ndarray, times: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from .arrivals import EXTRA_COLUMNS, U_PATIENCE, U_SATISFACTION, Arrivals, gener
 from .calendar import ShiftClock
 from .distributions import Duration
 from .records import CityRecords, Records
-from .routing import DEPARTMENT, FEEDBACK, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, make_policy
+from .routing import DEPARTMENT, FEEDBACK, PRIO_NORMAL, RESOLVING_STEPS, SIMPLE, closing_step, make_policy
 from .scenario import COMPLEXITIES, STEPS, Scenario
 from .service import Pool, Tick
 from .timers import TimerQueue
@@ -118,6 +118,12 @@ class Model:
 
         self.policy = make_policy(scenario.routing.policy, scenario.routing.escalate_after_h)
         self._next_step = self.policy.next_step
+        # The step at whose end a server closes the matter itself (-1: none):
+        # Model.route would only close it there, since the policy always
+        # closes after it (routing.closing_step) and it is not a resolving
+        # step (route records nothing at its end).
+        closing = closing_step(self.policy)
+        self.closing_step = -1 if closing is None or closing in RESOLVING_STEPS else closing
         self._resolving = tuple(s in RESOLVING_STEPS for s in range(len(STEPS)))
         self._learning_factor = scenario.assessment.learning_factor
         self.worker_pools, self._grid_pool = workers.build_pools(self)

@@ -49,7 +49,7 @@ PACKAGES = ("gridgov", "simpy", "numpy", "scipy", "pandas", "matplotlib", "hydra
 
 
 TEMP_MARK = "gridgov-"
-_TEMP_NAME = re.compile(r"\..+\.gridgov-[a-z0-9_]{8}\.tmp")
+_TEMP_NAME = re.compile(rf"\..+\.{re.escape(TEMP_MARK)}[a-z0-9_]{{8}}\.tmp")
 """Our temporary files: ``.`` + the final name + ``.gridgov-`` + mkstemp's 8 characters + ``.tmp``."""
 
 

@@ -15,6 +15,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 from .model import run_replication, simulate_town
 from .records import CityRecords, Records
@@ -64,8 +65,9 @@ def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=Non
 def _parts(pool: ProcessPoolExecutor, scenario: Scenario, layout: Layout, n_jobs: int, progress,
            horizon_h: float, check_metrics: bool) -> Iterator[tuple[int, Records]]:
     n_reps = scenario.run.replications
+    town_part = partial(simulate_town, check_metrics=check_metrics)  # (scenario, layout, replication, town)
     if layout.n_towns == 1:  # a town: its replications in parallel
-        calls = ((simulate_town, scenario, layout, r, None, None, True, check_metrics) for r in range(n_reps))
+        calls = ((town_part, scenario, layout, r, None) for r in range(n_reps))
         for r, rec in enumerate(_in_order(pool, calls, ahead=n_jobs)):
             if progress is not None:
                 progress.start_replication(r)
@@ -77,7 +79,7 @@ def _parts(pool: ProcessPoolExecutor, scenario: Scenario, layout: Layout, n_jobs
         if progress is not None:
             progress.start_replication(r)
         city, done = CityRecords(), 0
-        calls = ((simulate_town, scenario, layout, r, t, None, True, check_metrics) for t in range(towns))
+        calls = ((town_part, scenario, layout, r, t) for t in range(towns))
         for t, rec in enumerate(_in_order(pool, calls, ahead=2 * n_jobs)):
             done += len(rec)
             city.add(rec)

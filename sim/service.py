@@ -39,7 +39,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING, Callable
 
 from .calendar import Calendar, ShiftClock
-from .routing import CX_SIMPLE, DEPARTMENT, RESOLVING_STEPS, SIMPLE, closing_step
+from .routing import CX_SIMPLE, DEPARTMENT, SIMPLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
@@ -167,11 +167,7 @@ class Pool:
         self.duty_h = 0.0
         self._is_worker = kind == "worker"
         self._plain = travel_h is None and calendar is None and duty_share == 0.0
-        # Model.route(mid, step) for this step would only close the matter:
-        # the policy closes it (RoutingPolicy.closes_after), and the step
-        # is not a resolving one (route records nothing at its end).
-        closing = closing_step(model.policy)
-        self._closing_step = -1 if closing is None or closing in RESOLVING_STEPS else closing
+        self._closing_step = model.closing_step
         self._queue = model.env._queue
         self._eid = model.env._eid
         for server in self.servers:

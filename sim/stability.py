@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import department_stage, time_in_window
+from .metrics import department_stage, window_average
 from .records import Records
 from .stats import trend_test
 
@@ -80,8 +80,7 @@ def backlog_trend(start: np.ndarray, end: np.ndarray, w: float, h: float, *, blo
     ok = ~np.isnan(start)
     s = start[ok]
     e = np.fmin(end[ok], h)
-    means = np.asarray([float(time_in_window(s, e, a, b).sum() / (b - a)) if b > a else float("nan")
-                        for a, b in zip(edges[:-1], edges[1:])])
+    means = np.asarray([window_average(s, e, a, b) for a, b in zip(edges[:-1], edges[1:])])
     third = blocks // 3
     middle = float(means[third:2 * third].mean())
     last = float(means[2 * third:].mean())
