@@ -3,7 +3,10 @@
 Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
 ``python -m sim -m ...`` sweep gets it:
 
-* ``on_multirun_start`` writes ``plan.json`` (every point's overrides, the
+* ``on_multirun_start`` locks the sweep folder for as long as the command
+  runs (a second sweep there, such as a resume started too early, is
+  refused: the two would overwrite each other's points), writes
+  ``plan.json`` (every point's overrides, the
   swept keys, the command, the default config) so that jobs can report
   "[3/6] point 2 ... about 2 min left" and the report knows points that never ran,
   and starts the joblib launcher's workers (``start_workers``) so that they
@@ -47,7 +50,8 @@ from .config import ConfigError
 from .preflight import fail
 from .report import Calls, write_report
 from .study import StudySpec, parse_study
-from .sweep import FAILED, PLAN, RESUME_KEY, override_key, override_value, same_value, write_plan
+from .output import hold_lock, let_go
+from .sweep import FAILED, LOCK, PLAN, RESUME_KEY, override_key, override_value, same_value, write_plan
 
 log = logging.getLogger("gridgov.sweep")
 
@@ -211,6 +215,12 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) ->
 _open_sweep: Path | None = None
 """The folder of a sweep that started in this process and has not reached its end."""
 
+_reporting_sweep: Path | None = None
+"""The folder of a sweep whose points have all run, while its report is written."""
+
+_sweep_lock: int | None = None
+"""The lock this process holds on its sweep's folder (``LOCK``), from the start until the command ends."""
+
 
 def end_of_command(interrupted: bool) -> None:
     """What ``python -m sim`` does last, however it ends: stop a sweep's
@@ -222,7 +232,22 @@ def end_of_command(interrupted: bool) -> None:
     not lost behind the error. After Ctrl-C only the way to report is shown.
     """
     stop_workers()
+    global _sweep_lock
+    try:
+        _tell_how_to_finish(interrupted)
+    finally:  # the sweep's folder is free for a resume only now
+        if _sweep_lock is not None:
+            let_go(_sweep_lock)
+            _sweep_lock = None
+
+
+def _tell_how_to_finish(interrupted: bool) -> None:
+    """After a sweep that did not reach its end: report it, or say how to."""
     sweep_dir = _open_sweep
+    if sweep_dir is None and interrupted and _reporting_sweep is not None:
+        print(f"gridgov: sweep report interrupted (every point had run); write it with "
+              f"`python -m sim.report {_reporting_sweep}`", file=sys.stderr)
+        return
     if sweep_dir is None or not any(sweep_dir.glob("*/.hydra")):
         return  # no sweep, or no point started (Hydra rejected a point's config: its error says it all)
     retry = f"resume with `+resume={sweep_dir}` added to the same command"
@@ -247,10 +272,16 @@ def _sweep_folder(config: DictConfig) -> Path:
         fail(f"invalid config: {RESUME_KEY}={resume!r}: expected the folder of an earlier sweep (it holds {PLAN}); "
               "to name a new sweep's folder, set hydra.sweep.dir")
     sweep_dir = Path(str(config.hydra.sweep.dir))
+    named = f"{RESUME_KEY}={resume!r}" if resume is not None else f"hydra.sweep.dir={str(sweep_dir)!r}"
+    global _sweep_lock
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        _sweep_lock = hold_lock(sweep_dir / LOCK)
+    except BlockingIOError:  # two sweeps in one folder would overwrite each other's points
+        fail(f"{named}: another sweep is still running in this folder; "
+             "wait for it to end (or stop it), then resume it")
     except OSError as exc:
-        fail(f"invalid config: hydra.sweep.dir={str(sweep_dir)!r}: cannot make the sweep folder there ({exc.strerror})")
+        fail(f"invalid config: {named}: cannot make the sweep folder there ({exc.strerror})")
     return sweep_dir
 
 
@@ -281,9 +312,9 @@ class SweepReport(Callback):
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global _open_sweep
+        global _open_sweep, _reporting_sweep
         _open_sweep = None  # reached the end: the report is written here
-        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir = _reporting_sweep = Path(str(config.hydra.sweep.dir))
         try:
             pool = worker_pool(config)
         except Exception:  # noqa: BLE001 - e.g. another version of the joblib plugin: report in this process
@@ -293,6 +324,7 @@ class SweepReport(Callback):
         try:
             path = write_report(sweep_dir, pool)
         except Exception:
+            _reporting_sweep = None
             log.exception(f"the sweep report failed; retry with: python -m sim.report {sweep_dir}")
             # Hydra turns an exception raised by a callback into a warning
             # and exits with 0; a failed report must not look like success.
@@ -300,6 +332,7 @@ class SweepReport(Callback):
         finally:
             if pool is not None:
                 stop_workers()
+        _reporting_sweep = None  # left set if Ctrl-C stopped the report: end_of_command says how to finish it
         log.info(f"sweep report: {path} (with sweep_summary.csv and figures)")
         failed = sorted(p.parent.name for p in sweep_dir.glob(f"*/{FAILED}"))
         if failed:

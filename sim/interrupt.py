@@ -136,11 +136,15 @@ def stop_now() -> None:
     """The second Ctrl-C: kill the command's processes and end it by SIGINT."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third Ctrl-C must not cut this short
     kill_descendants()
-    sweep_dir = getattr(sys.modules.get("sim.callbacks"), "_open_sweep", None)
+    callbacks = sys.modules.get("sim.callbacks")
+    sweep_dir = getattr(callbacks, "_open_sweep", None)
+    reporting = getattr(callbacks, "_reporting_sweep", None)
     text = "gridgov: stopped at once (second Ctrl-C); every worker process was killed"
     if sweep_dir is not None:
         text += (f"; report what finished with `python -m sim.report {sweep_dir}`, or resume with "
                  f"`+resume={sweep_dir}` added to the same command")
+    elif reporting is not None:
+        text += f"; every point had run: write the sweep's report with `python -m sim.report {reporting}`"
     for stream in (sys.stdout, sys.stderr):  # what the command has printed so far (the log lines)
         try:
             stream.flush()

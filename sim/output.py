@@ -92,7 +92,7 @@ def _locked_temp(path: Path) -> tuple[int, str, bool]:
 
 
 _HELD: set[int] = set()
-"""Descriptors of the temporary files this process holds locked."""
+"""Descriptors this process holds locked (temporary files being written, a running sweep's folder)."""
 
 
 def _drop_inherited_locks() -> None:
@@ -153,6 +153,32 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def hold_lock(path: str | os.PathLike) -> int | None:
+    """Lock ``path`` (made if missing) for this process until ``let_go``.
+
+    Returns the locked descriptor, or None if the file system cannot lock.
+    Raises ``BlockingIOError`` if another process holds the lock. The lock
+    ends with the process however it ends, and a process forked from this
+    one does not hold it.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    taken = _lock(fd, wait=False)
+    if taken is not True:
+        os.close(fd)
+        if taken is False:
+            raise BlockingIOError(f"{path} is locked by another process")
+        return None
+    _HELD.add(fd)
+    return fd
+
+
+def let_go(fd: int) -> None:
+    """End a lock taken by ``hold_lock``."""
+    _HELD.discard(fd)
+    with contextlib.suppress(OSError):
+        os.close(fd)
 
 
 def stale_temps(folder: str | os.PathLike) -> list[Path]:

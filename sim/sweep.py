@@ -7,6 +7,7 @@ so the points share common random numbers) written to its own numbered
 folder under the sweep folder::
 
     SWEEP/plan.json              the planned points and the command (written first)
+    SWEEP/.gridgov-sweep.lock    locked while a sweep runs in the folder (a second one is refused)
     SWEEP/multirun.yaml          Hydra's record of the sweep
     SWEEP/<n>/summary.json       a finished point (written last, atomically)
     SWEEP/<n>/failed.json        a point that raised: the error, instead of results
@@ -42,6 +43,7 @@ log = logging.getLogger("gridgov.sweep")
 PLAN = "plan.json"
 SUMMARY = "summary.json"
 FAILED = "failed.json"
+LOCK = ".gridgov-sweep.lock"
 RESUME_KEY = "resume"
 """Top-level config key naming a sweep folder to resume (``+resume=PATH``);
 it steers Hydra's sweep folder and is not part of the scenario."""

@@ -77,6 +77,66 @@ def test_killed_sweep_resumes_to_the_same_summary(tmp_path):
                                   b[keep].sort_values(order).reset_index(drop=True))
 
 
+def test_a_second_sweep_in_a_running_sweeps_folder_is_refused(tmp_path):
+    """A resume started while the sweep still runs (or a new sweep given the
+    same folder) would run its points again and overwrite each other's
+    files: it is refused before any point, naming the folder; once the sweep
+    has ended, the folder is free again."""
+    from sim.output import hold_lock, let_go
+    from sim.sweep import LOCK, PLAN
+
+    folder = tmp_path / "sweep"
+    first = sweep(folder, "horizon_days=120")
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / PLAN).is_file() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.poll() is None and not finished_points(folder), "the sweep ended before it could be tested"
+        with pytest.raises(BlockingIOError):  # the running sweep holds its folder
+            hold_lock(folder / LOCK)
+        for extra in ([f"+resume={folder}"], []):
+            second = sweep(folder, "horizon_days=120", *extra)
+            out, _ = second.communicate(timeout=120)
+            assert second.returncode == 2, out
+            named = f"resume='{folder}'" if extra else f"hydra.sweep.dir='{folder}'"
+            assert f"{named}: another sweep is still running in this folder" in out, out
+            assert "Traceback" not in out
+        assert first.poll() is None, "the first sweep ended while the others were refused: make it longer"
+        out, _ = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 0, out
+    assert len(finished_points(folder)) == 6
+    fd = hold_lock(folder / LOCK)  # free once the sweep has ended
+    if fd is not None:
+        let_go(fd)
+
+
+def test_ctrl_c_during_the_sweep_report_says_how_to_write_it(tmp_path, monkeypatch, capsys):
+    """Every point has run when the report starts: Ctrl-C there ends the
+    command with the one command that finishes the job."""
+    from omegaconf import OmegaConf
+
+    from sim import callbacks
+
+    def interrupted(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks, "write_report", interrupted)
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}, "launcher": {"_target_": "other"}}})
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            callbacks.SweepReport().on_multirun_end(config)
+        assert callbacks._reporting_sweep == tmp_path  # what the second Ctrl-C's message reads too
+        callbacks.end_of_command(interrupted=True)
+    finally:
+        callbacks._reporting_sweep = None
+    err = capsys.readouterr().err
+    assert f"sweep report interrupted (every point had run); write it with `python -m sim.report {tmp_path}`" in err
+
+
 def test_a_failed_run_leaves_no_earlier_summary_in_its_folder(tmp_path, monkeypatch):
     """summary.json marks a run folder complete: a run that fails in a folder
     holding an earlier run's summary removes it, so that the earlier summary
