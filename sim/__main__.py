@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, build_job
 from .preflight import fail
-from .sweep import record_failure, run_point, sweep_control
+from .sweep import SUMMARY, record_failure, run_point, sweep_control
 
 
 def _sweep_point(cfg: DictConfig) -> None:
@@ -46,6 +46,10 @@ def _sweep_point(cfg: DictConfig) -> None:
         print(f"gridgov: point {hc.job.num} failed: invalid config: {exc}", file=sys.stderr)
         return
     run_point(container, out_dir, hc.sweep.dir, int(hc.job.num), overrides)  # type: ignore[arg-type]
+
+
+_run_dir: str | None = None
+"""The folder of the single run under way (None in a sweep's main process)."""
 
 
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
@@ -71,7 +75,8 @@ def main(cfg: DictConfig) -> None:
         fail(f"invalid config: {exc}")
     from .runner import format_table, run  # not at the top: a sweep's main process never simulates
 
-    out_dir = HydraConfig.get().runtime.output_dir
+    global _run_dir
+    out_dir = _run_dir = HydraConfig.get().runtime.output_dir
     result = run(scenario, out_dir, container, options)
     print(format_table(result.summary))
     if result.unstable:
@@ -80,14 +85,35 @@ def main(cfg: DictConfig) -> None:
           f"in {result.wall_seconds:.1f} s; results in {out_dir}")
 
 
+def _interrupted_run(run_dir: str | None) -> str | None:
+    """What to say when Ctrl-C stopped a single run (a sweep says it itself)."""
+    if run_dir is None:
+        return None
+    if (Path(run_dir) / SUMMARY).is_file():  # written last: the run had finished
+        return f"gridgov: interrupted (Ctrl-C) after the run had finished; results in {run_dir}"
+    return f"gridgov: run interrupted (Ctrl-C); {run_dir} holds no summary.json: no finished results"
+
+
 if __name__ == "__main__":
     from .interrupt import install
     from .preflight import run as preflight
 
     preflight()  # malformed YAML: one line and exit 2, instead of Hydra's traceback
     install()  # a second Ctrl-C stops the command at once (sim.interrupt)
+    interrupted = False
     try:
         main()
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (GRIDGOV_DEBUG=1 keeps it)
+        interrupted = True
+        if os.environ.get("GRIDGOV_DEBUG"):
+            raise
     finally:  # a sweep's workers and a sweep that did not reach its end (Hydra exits without telling the callback)
         if "sim.callbacks" in sys.modules:
-            sys.modules["sim.callbacks"].end_of_command(interrupted=isinstance(sys.exc_info()[1], KeyboardInterrupt))
+            sys.modules["sim.callbacks"].end_of_command(
+                interrupted=interrupted or isinstance(sys.exc_info()[1], KeyboardInterrupt))
+    if interrupted:
+        from .interrupt import end_by_sigint, kill_descendants
+
+        kill_descendants()  # none is left to outlive the command (a run's process pool, say)
+        end_by_sigint(_interrupted_run(_run_dir))
+

@@ -150,7 +150,14 @@ def stop_now() -> None:
             stream.flush()
         except Exception:  # noqa: BLE001 - e.g. a flush already under way in the main thread
             pass
-    os.write(2, (text + "\n").encode())  # not print(): this may run inside a print of the main thread
+    end_by_sigint(text)
+
+
+def end_by_sigint(text: str | None) -> None:
+    """Print ``text`` (if any) and end the command by SIGINT, as Python does
+    after an uncaught KeyboardInterrupt (status 130 in the shell)."""
+    if text:
+        os.write(2, (text + "\n").encode())  # not print(): this may run inside a print of the main thread
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGINT)
     os._exit(130)  # pragma: no cover - the signal has ended the process

@@ -12,6 +12,7 @@ process are in flight, so memory stays bounded.
 from __future__ import annotations
 
 import os
+import signal
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -51,15 +52,25 @@ def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=Non
             yield r, run_replication(scenario, layout, r, on_progress=progress.update if progress else None,
                                      check_metrics=check_metrics)
         return
-    pool = ProcessPoolExecutor(max_workers=n_jobs)
+    pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_ignore_ctrl_c)
     try:
         yield from _parts(pool, scenario, layout, n_jobs, progress, scenario.run.horizon_h, check_metrics)
     except BaseException:
         # A failed part (an invariant broken, a key pressed): stop at once
-        # rather than wait for the parts already handed out.
+        # rather than wait for the parts already handed out, and end the
+        # workers, which would otherwise outlive a command that exits now.
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):  # kill_workers() from Python 3.14
+            process.kill()
         raise
     pool.shutdown()
+
+
+def _ignore_ctrl_c() -> None:
+    """In a worker: leave Ctrl-C to the process that started it, which ends
+    the workers (the terminal sends it to every process of the command; a
+    worker would print a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _parts(pool: ProcessPoolExecutor, scenario: Scenario, layout: Layout, n_jobs: int, progress,

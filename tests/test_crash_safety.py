@@ -519,3 +519,34 @@ def test_a_second_ctrl_c_stops_a_sweep_at_once(tmp_path):
     for summary in folder.glob("*/summary.json"):  # whatever finished is whole
         json.loads(summary.read_text(encoding="utf-8"))
     assert not (folder / "sweep_summary.csv").exists() and not (folder / "report.md").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
+def test_ctrl_c_stops_a_parallel_run_with_one_line_and_no_process_left(tmp_path):
+    """Ctrl-C during a run whose towns run in parallel (``jobs=2``): one line
+    saying the folder holds no finished results, no traceback (from the
+    command or its workers), the command ends by SIGINT, and none of its
+    worker processes outlives it (they used to, once the command stopped
+    waiting for them)."""
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "town=synthetic", "town.population=400000", "jobs=2",
+                             f"hydra.run.dir={tmp_path}"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(living_in_group(proc.pid)) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the command and its two workers
+        time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == -signal.SIGINT, err[-3000:]
+    assert err.strip() == f"gridgov: run interrupted (Ctrl-C); {tmp_path} holds no summary.json: no finished results"
+    assert not (tmp_path / "summary.json").exists()
+    deadline = time.monotonic() + 10  # killed processes take a moment to go
+    while living_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not living_in_group(proc.pid)
