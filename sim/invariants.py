@@ -65,7 +65,7 @@ _EPS = float(np.finfo(float).eps)
 _SIMPLE, _TRIAGE, _DEPARTMENT, _URGENT, _FEEDBACK = (STEPS.index(s) for s in
                                                    ("simple", "triage", "department", "urgent", "feedback"))
 _CX_SIMPLE, _CX_DIFFICULT, _CX_URGENT = (COMPLEXITIES.index(c) for c in ("simple", "difficult", "urgent"))
-_RATE_METRICS = ("overdue_rate", "escalation_rate", "in_grid_rate", "supervised_rate",
+_RATE_METRICS = ("overdue_rate", "escalation_rate", "in_grid_rate", "supervised_rate", "waited_rate",
                  "worker_utilization", "department_utilization", "enforcement_utilization")
 
 

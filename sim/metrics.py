@@ -9,8 +9,11 @@ Definitions (all times in hours, the measurement window is [warm-up, horizon)):
 * wait = report → first handler starts work on it; response = report → first
   handler on site (wait plus travel); resolution = report → closed after the
   feedback visit;
-* time averages (backlog, utilisation) integrate over the window exactly,
-  including matters reported before the warm-up that are still open in it;
+* time averages (backlog, queue, utilisation) integrate over the window
+  exactly, including matters reported before the warm-up that are still open
+  in it; so does the throughput (closures in the window, whenever reported);
+* whether a matter waited at all is known at the horizon even if its wait is
+  not: a matter nobody has started on by then has waited;
 * a matter is overdue when it is closed after its deadline, or still open at
   the horizon with its deadline passed.
 """
@@ -27,9 +30,12 @@ METRICS: tuple[str, ...] = (
     "backlog_end",
     "backlog_mean",
     "backlog_max",
+    "queue_mean",
     "department_backlog_mean",
+    "throughput_per_day",
     "wait_h_mean",
     "wait_h_p90",
+    "waited_rate",
     "response_h_mean",
     "response_h_p90",
     "urgent_response_h_mean",
@@ -166,9 +172,13 @@ def compute(rec: Records) -> dict[str, float]:
         "backlog_end": float(np.isnan(rec.t_closed).sum()),
         "backlog_mean": time_average_count(t0, rec.t_closed, w, h),
         "backlog_max": max_count(t0, rec.t_closed, w, h),
+        "queue_mean": window_average(t0, rec.t_start, w, h),
         "department_backlog_mean": time_average_count(rec.t_res_in[dept], dept_end, w, h),
+        "throughput_per_day": _ratio(((rec.t_closed >= w) & (rec.t_closed < h)).sum(), (h - w) / 24.0),
         "wait_h_mean": _mean(wait),
         "wait_h_p90": _pct(wait, 90),
+        # NaN > t is False: a matter not started by the horizon is counted by isnan
+        "waited_rate": _ratio((win & ((rec.t_start > t0) | np.isnan(rec.t_start))).sum(), arrived),
         "response_h_mean": _mean(response),
         "response_h_p90": _pct(response, 90),
         "urgent_response_h_mean": _mean(urgent_resp),

@@ -33,6 +33,153 @@ def erlang_c_wait(lam: float, mu: float, c: int) -> float:
     return erlang_c(lam, mu, c) / (c * mu - lam)
 
 
+def erlang_c_wait_tail(lam: float, mu: float, c: int, t: float) -> float:
+    """P(W > t): the chance that an arrival to an M/M/c FIFO queue waits longer than ``t``.
+
+    An arrival waits only if it finds all c servers busy (probability C, Erlang
+    C); while they all stay busy they finish at rate c mu, so its wait beyond
+    that is exponential with rate c mu - lam: P(W > t) = C e^{-(c mu - lam) t}
+    for t >= 0 (Gross and Harris, Fundamentals of Queueing Theory, 2.3).
+    """
+    if t < 0:
+        return 1.0
+    if lam >= c * mu:
+        return 1.0
+    return erlang_c(lam, mu, c) * math.exp(-(c * mu - lam) * t)
+
+
+def erlang_c_wait_quantile(lam: float, mu: float, c: int, q: float) -> float:
+    """The ``q``-quantile of the wait in an M/M/c FIFO queue (inverse of ``erlang_c_wait_tail``):
+    0 when at least a share ``q`` of arrivals do not wait, else ln(C / (1 - q)) / (c mu - lam)."""
+    if not 0.0 <= q < 1.0:
+        raise ValueError(f"quantile level must be in [0, 1), got {q}")
+    if lam >= c * mu:
+        return math.inf
+    p_wait = erlang_c(lam, mu, c)
+    if 1.0 - q >= p_wait:
+        return 0.0
+    return math.log(p_wait / (1.0 - q)) / (c * mu - lam)
+
+
+def mmc(lam: float, mu: float, c: int) -> dict[str, float]:
+    """Steady-state measures of the M/M/c FIFO queue (Erlang C), one name per textbook quantity.
+
+    Returns:
+        ``p_wait`` (C: share of arrivals that wait), ``wait_mean`` (W_q),
+        ``sojourn_mean`` (W = W_q + 1/mu), ``queue_mean`` (L_q, time-average
+        number waiting = lam W_q), ``system_mean`` (L = lam W),
+        ``utilisation`` (lam / (c mu), busy share of each server),
+        ``throughput`` (lam: departures per unit time).
+    """
+    if lam <= 0 or mu <= 0 or c < 1:
+        raise ValueError("mmc needs lam > 0, mu > 0, c >= 1")
+    if lam >= c * mu:
+        raise ValueError(f"mmc: lam = {lam} >= c mu = {c * mu} is unstable")
+    wq = erlang_c_wait(lam, mu, c)
+    return {
+        "p_wait": erlang_c(lam, mu, c),
+        "wait_mean": wq,
+        "sojourn_mean": wq + 1.0 / mu,
+        "queue_mean": lam * wq,
+        "system_mean": lam * (wq + 1.0 / mu),
+        "utilisation": lam / (c * mu),
+        "throughput": lam,
+    }
+
+
+def mdc(lam: float, d: float, c: int) -> dict[str, float]:
+    """Exact steady state of the M/D/c FIFO queue (every service takes ``d``).
+
+    With a constant service time the customers present at time t - d that are
+    in service have all left by t, and nobody who starts later can leave by t
+    (Crommelin 1932). So the number in system satisfies, at every t,
+    N(t) = max(N(t - d) - c, 0) + A, with A ~ Poisson(lam d) the arrivals in
+    (t - d, t]: N's stationary law is that of this Markov chain, solved here
+    numerically (truncated where the remaining mass is below 1e-14). Then
+    P(wait) = P(N >= c) (by PASTA), L_q = E[N] - lam d (the busy servers
+    average lam d) and W_q = L_q / lam (Little). ``c = 1`` is
+    Pollaczek-Khinchine's M/D/1.
+
+    Returns:
+        as ``mmc``: ``p_wait``, ``wait_mean``, ``sojourn_mean``,
+        ``queue_mean``, ``system_mean``, ``utilisation``, ``throughput``;
+        and ``n_max`` (truncation state).
+    """
+    if lam <= 0 or d <= 0 or c < 1:
+        raise ValueError("mdc needs lam > 0, d > 0, c >= 1")
+    a = lam * d
+    if a >= c:
+        raise ValueError(f"mdc: lam d = {a} >= c = {c} is unstable")
+    # Arrivals in one service time, Poisson(a), up to where the tail is negligible.
+    k_max = int(a + 12.0 * math.sqrt(a) + 40)
+    log_pk = np.arange(k_max + 1) * math.log(a) - a - np.asarray([math.lgamma(k + 1) for k in range(k_max + 1)])
+    pk = np.exp(log_pk)
+    # The law of N has a geometric tail z^-n, z > 1 the root of c ln z = a (z - 1):
+    # truncate where it is below 1e-14 (times a margin for the tail's constant).
+    lo, hi = 1.0, 2.0
+    while c * math.log(hi) > a * (hi - 1.0):
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if c * math.log(mid) > a * (mid - 1.0) else (lo, mid)
+    n_max = c + k_max + math.ceil(1.5 * math.log(_TAIL) / -math.log(lo))
+    if n_max > _MAX_STATES:
+        raise ValueError(f"mdc: more than {_MAX_STATES} states needed (load too close to 1)")
+    p = _mdc_chain(pk, c, n_max)
+    states = np.arange(p.size)
+    system = float(states @ p)
+    queue = system - a
+    return {
+        "p_wait": float(p[c:].sum()),
+        "wait_mean": queue / lam,
+        "sojourn_mean": queue / lam + d,
+        "queue_mean": queue,
+        "system_mean": system,
+        "utilisation": a / c,
+        "throughput": lam,
+        "n_max": n_max,
+    }
+
+
+def _mdc_chain(pk: np.ndarray, c: int, n_max: int) -> np.ndarray:
+    """Stationary law of N' = max(N - c, 0) + A on 0..n_max, A's law ``pk``
+    (jumps beyond n_max are put on n_max, which the caller makes negligible).
+
+    The balance equations p = p T are banded; the one of state 0 is replaced
+    by p_0 = 1 (an irreducible chain's other equations then fix p), which
+    keeps them banded for a sparse solve, and p is normalised afterwards.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    size = n_max + 1
+    rows, cols, vals = [], [], []
+    for n in range(size):  # row n of T: from n to max(n - c, 0) + k
+        base = max(n - c, 0)
+        k = min(pk.size, size - base)
+        rows.append(np.full(k + 1, n))
+        cols.append(np.append(np.arange(base, base + k), n_max))
+        vals.append(np.append(pk[:k], max(0.0, 1.0 - pk[:k].sum())))
+    t = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size))
+    a = (t.T - sparse.identity(size)).tolil()
+    a[0, :] = 0.0
+    a[0, 0] = 1.0
+    b = np.zeros(size)
+    b[0] = 1.0
+    p = np.clip(spsolve(a.tocsc(), b), 0.0, None)
+    return p / p.sum()
+
+
+def cobham_waits(lams: Sequence[float], mu: float, c: int) -> list[float]:
+    """Mean waits of non-preemptive priority classes (highest first) in M/M/c
+    with one service rate for all: W_k = C / (c mu (1 - s_{k-1}) (1 - s_k)),
+    C the Erlang C probability of waiting and s_k the load of classes 1..k
+    (Cobham 1954; Gross and Harris, Fundamentals of Queueing Theory, 3.4)."""
+    p_wait = erlang_c(sum(lams), mu, c)
+    s = np.cumsum([0.0, *lams]) / (c * mu)
+    return [float(p_wait / (c * mu * (1.0 - s[k]) * (1.0 - s[k + 1]))) for k in range(len(lams))]
+
+
 def pk_wait(lam: float, mean_s: float, var_s: float) -> float:
     """Mean wait in queue of an M/G/1 queue (Pollaczek-Khinchine)."""
     rho = lam * mean_s

@@ -143,6 +143,23 @@ def test_busy_time_is_clipped_to_the_measurement_window():
     assert metrics.compute(rec)["worker_utilization"] == pytest.approx((0.5 + 0.5) / (2 * 4.5))
 
 
+def test_queue_throughput_and_waited_share_by_hand():
+    cfg = tiny_town_config(horizon_days=0.25, warmup_days=0.0625)  # window [1.5, 6)
+    # Worker 0: A 0-2, B (waiting 1-2) 2-4, feedback A 4-4.5, feedback B 4.5-5,
+    # D 5.5-7.5 (open at the horizon), E waits from 5.8 (not started by 6).
+    # Worker 1: C 2-4, feedback 4-4.5.
+    rec = simulate(cfg, [0.0, 1.0, 2.0, 5.5, 5.8], [0, 0, 1, 0, 0], ["simple"] * 5)
+    from sim import metrics
+    m = metrics.compute(rec)
+    assert rec.t_closed[:3].tolist() == [4.5, 5.0, 4.5] and np.isnan(rec.t_start[4])
+    # waiting for a first handler inside the window: B 1.5-2, E 5.8-6
+    assert m["queue_mean"] == pytest.approx((0.5 + 0.2) / 4.5)
+    # closures in the window (A, B reported before it, and C), per day of the window
+    assert m["throughput_per_day"] == pytest.approx(3 / (4.5 / 24))
+    # reported in the window: C and D started at once, E is still waiting
+    assert m["waited_rate"] == pytest.approx(1 / 3)
+
+
 def _feedback_twice(self, model, mid, done):
     """A second feedback visit after the first, then Tiered's rule."""
     from sim import routing

@@ -28,7 +28,7 @@ from stat_checks import assert_all_cover, assert_covers, replicate
 from sim import metrics, streams
 from sim.compose import REALISM_OFF, load_scenario, mmc_overrides
 from sim.scenario import COMPLEXITIES
-from sim.validation import erlang_b, erlang_c, erlang_c_wait, erlang_d_patience, pk_wait
+from sim.validation import cobham_waits, erlang_b, erlang_c, erlang_c_wait, erlang_d_patience, pk_wait
 
 SEED = 12345
 replicate = partial(replicate, seed=SEED)
@@ -118,17 +118,7 @@ def priority_overrides(c: int, load: float, urgent: float, days: float) -> list[
     ]
 
 
-def cobham_waits(lams: list[float], mu: float, c: int) -> list[float]:
-    """Mean waits of non-preemptive priority classes (highest first) in M/M/c
-    with one service rate for all: W_k = C / (c mu (1 - s_{k-1}) (1 - s_k)),
-    C the Erlang C probability of waiting and s_k the load of classes 1..k
-    (Cobham 1954; Gross and Harris, Fundamentals of Queueing Theory, 3.4)."""
-    p_wait = erlang_c(sum(lams), mu, c)
-    s = np.cumsum([0.0, *lams]) / (c * mu)
-    return [p_wait / (c * mu * (1.0 - s[k]) * (1.0 - s[k + 1])) for k in range(len(lams))]
-
-
-@pytest.mark.parametrize("c,load,urgent", [(1, 0.8, 0.3), (2, 0.85, 0.2)])
+@pytest.mark.parametrize("c,load,urgent", [(1, 0.8, 0.3), (2, 0.85, 0.2), (3, 0.8, 0.5)])
 def test_urgent_priority_waits_match_cobham(c, load, urgent):
     lam = load * c
 
@@ -223,7 +213,7 @@ def test_escalation_after_a_fixed_wait_matches_mmc_plus_d(c, load, tau):
 
 # -- pooled workers: the grids of a unit share one queue -----------------------
 
-@pytest.mark.parametrize("grids,per_grid,load", [(3, 1, 0.8), (2, 2, 0.85)])
+@pytest.mark.parametrize("grids,per_grid,load", [(3, 1, 0.8), (2, 2, 0.85), (4, 1, 0.7)])
 def test_unit_pooling_is_one_mmc_queue_of_all_the_units_workers(grids, per_grid, load):
     """With ``staffing.pooling=unit`` the workers of every grid of a village
     serve its whole population from one queue: M/M/c with c = grids x workers
