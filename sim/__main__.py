@@ -99,6 +99,12 @@ if __name__ == "__main__":
     from .preflight import run as preflight
 
     preflight()  # malformed YAML: one line and exit 2, instead of Hydra's traceback
+    # After Ctrl-C, loky's resource tracker (a process started later, with
+    # this environment) lists the locks and folders of the killed workers as
+    # it cleans them up: expected then, and it would bury the line saying how
+    # to resume. No other warning is hidden.
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"),
+                                                          "ignore:resource_tracker:UserWarning")))
     install()  # a second Ctrl-C stops the command at once (sim.interrupt)
     interrupted = False
     try:

@@ -550,3 +550,35 @@ def test_ctrl_c_stops_a_parallel_run_with_one_line_and_no_process_left(tmp_path)
     while living_in_group(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not living_in_group(proc.pid)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
+def test_ctrl_c_stops_a_parallel_sweep_with_only_the_way_to_resume(tmp_path):
+    """Ctrl-C during a 2-job sweep: the error stream holds the one line
+    saying how to report or resume, no traceback and no warning of loky's
+    resource tracker about the killed workers' locks (which it cleans up),
+    the command ends by SIGINT and none of its processes outlives it."""
+    folder = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3,4",
+                             "horizon_days=200", "warmup_days=0", "replications=2", "hydra.launcher.n_jobs=2",
+                             f"hydra.sweep.dir={folder}"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("*/.hydra"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == -signal.SIGINT, err[-3000:]
+    assert err.strip() == (f"gridgov: sweep interrupted; report what finished with `python -m sim.report {folder}`, "
+                           f"or resume with `+resume={folder}` added to the same command"), err[-3000:]
+    deadline = time.monotonic() + 10  # killed processes take a moment to go
+    while living_in_group(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not living_in_group(proc.pid)
