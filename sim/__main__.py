@@ -38,14 +38,34 @@ def _sweep_point(cfg: DictConfig) -> None:
     """One point of a sweep: run it, or record why it could not run."""
     hc = HydraConfig.get()
     out_dir = hc.runtime.output_dir
-    overrides = list(hc.overrides.task)
+    # As typed: iterating the ListConfig would resolve an interpolation in an
+    # override's text, and its error would end the whole sweep.
+    overrides = [str(o) for o in OmegaConf.to_container(hc.overrides.task, resolve=False)]  # type: ignore[union-attr]
     try:
         container = OmegaConf.to_container(cfg, resolve=True)
     except Exception as exc:  # noqa: BLE001 - an interpolation error fails this point only
         record_failure(Path(out_dir), exc, overrides)
-        print(f"gridgov: point {hc.job.num} failed: invalid config: {exc}", file=sys.stderr)
+        print(f"gridgov: point {hc.job.num} failed: {_unresolved(cfg, exc)}", file=sys.stderr)
         return
     run_point(container, out_dir, hc.sweep.dir, int(hc.job.num), overrides)  # type: ignore[arg-type]
+
+
+def _unresolved(cfg: DictConfig, exc: Exception) -> str:
+    """One line for a config that cannot be resolved (``${oc.env:NAME}`` of an unset variable...).
+
+    OmegaConf's own message spreads the key and the node's type over more lines.
+    """
+    key = getattr(exc, "full_key", None)
+    msg = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    if not key:
+        return f"invalid config: {msg}"
+    try:
+        raw: object = OmegaConf.to_container(cfg, resolve=False)
+        for part in str(key).replace("[", ".").replace("]", "").split("."):
+            raw = raw[int(part)] if isinstance(raw, list) else raw[part]  # type: ignore[index]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return f"invalid config: {key}: {msg}"
+    return f"invalid config: {key}={raw!r}: cannot be resolved ({msg})"
 
 
 _run_dir: str | None = None
@@ -72,7 +92,7 @@ def main(cfg: DictConfig) -> None:
     except Exception as exc:  # interpolation errors and the like
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
-        fail(f"invalid config: {exc}")
+        fail(_unresolved(cfg, exc))
     from .runner import format_table, run  # not at the top: a sweep's main process never simulates
 
     global _run_dir

@@ -44,7 +44,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from .config import ConfigError
 from .preflight import fail
@@ -212,6 +212,75 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) ->
     fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values})")
 
 
+def _check_reference(study: StudySpec, points: Sequence[Sequence[str]] | None) -> None:
+    """A transient's reference must be a value its key takes at some point (recovery is measured against it)."""
+    spec = study.transient
+    if points is None or spec is None:
+        return
+    values = [override_value(o) for p in points for o in p if "=" in o and override_key(o) == spec.key]
+    if not values or any(same_value(v, spec.reference) for v in values):
+        return  # not swept on the command line at all: the report says so
+    fail(f"invalid config: study.transient.reference={spec.reference!r}: matches no point of this sweep "
+         f"(values of {spec.key}: {', '.join(dict.fromkeys(str(v) for v in values))})")
+
+
+def _check_not_replaced(config_name: str | None, points: Sequence[Sequence[str]] | None, swept: Sequence[str]) -> None:
+    """Every swept value must reach the point's config.
+
+    Hydra applies a point's overrides in order, so a later override of a key
+    that holds a swept one (``arrivals.profile.periods=[]`` after
+    ``arrivals.profile.periods.0.multiplier=2``) silently takes the swept value
+    away at every point. The first point is composed as Hydra will compose it,
+    and each swept value looked up in it.
+    """
+    if not points or not swept:
+        return
+    point = list(points[0])
+    if not any(_later_overrides(point, i) for i, text in enumerate(point) if override_key(text) in swept):
+        return  # nothing later sets a swept key or a key holding it: no need to compose (0.1 s before the workers start)
+    try:
+        hydra = GlobalHydra.instance().hydra
+        assert hydra is not None
+        cfg = hydra.compose_config(config_name=config_name, overrides=point, run_mode=RunMode.RUN)
+        parsed = OverridesParser.create().parse_overrides(point)
+    except Exception:  # noqa: BLE001 - Hydra reports its own errors when it composes the point
+        return
+    missing = object()
+    for i, (text, override) in enumerate(zip(point, parsed)):
+        key = override_key(text)
+        value = override.value()
+        if key not in swept or override.is_delete() or "${" in text or _is_group(hydra, key):
+            continue  # a config group's option (routing=grid_only) names a file, not a value
+        got = OmegaConf.select(cfg, key, default=missing, throw_on_resolution_failure=False)
+        if isinstance(got, (DictConfig, ListConfig)):
+            got = OmegaConf.to_container(got, resolve=True)
+            value = OmegaConf.to_container(OmegaConf.create({"v": value}), resolve=True)["v"]  # type: ignore[index]
+            same = got == value
+        else:
+            same = got is not missing and same_value(got, value)
+        if not same:
+            later = _later_overrides(point, i)
+            fail(f"invalid config: {key}={value!r}: swept, but {' '.join(later) or 'a later override'} takes the "
+                 f"value away at every point; set {override_key(later[0]) if later else 'that key'} in an experiment "
+                 "file, or sweep it itself")
+
+
+def _later_overrides(point: Sequence[str], i: int) -> list[str]:
+    """The overrides after the ``i``-th that set its key or a key holding it (deletions as ``~key``)."""
+    key = override_key(point[i])
+    return [o.split("=")[0] if o.startswith("~") else o
+            for o in point[i + 1:] if key == override_key(o) or key.startswith(override_key(o) + ".")]
+
+
+def _is_group(hydra: Any, key: str) -> bool:
+    """Whether ``key`` (``routing``, ``hydra/launcher`` or ``hydra.launcher``) is a config group."""
+    parent, _, name = key.replace(".", "/").rpartition("/")
+    try:
+        return name in hydra.config_loader.list_groups(parent)
+    except Exception:  # noqa: BLE001 - no such parent group
+        return False
+
+
 _open_sweep: Path | None = None
 """The folder of a sweep that started in this process and has not reached its end."""
 
@@ -289,7 +358,6 @@ class SweepReport(Callback):
     """Write the sweep plan at the start and the aggregated report at the end."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = _sweep_folder(config)
         points, swept = planned_points(config)
         swept = [k for k in swept if k != RESUME_KEY]
         # A typo in the study block fails here, before any point runs, as a
@@ -301,9 +369,12 @@ class SweepReport(Callback):
         except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
             fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
         _check_baseline(study, points)
+        _check_reference(study, points)
+        _check_not_replaced(kwargs.get("config_name"), points, swept)
         if _is_joblib(config) and config.hydra.launcher.get("n_jobs") == 0:  # joblib would print a traceback
             fail("invalid config: hydra.launcher.n_jobs=0: expected the number of parallel jobs, >= 1, "
                   "or -1 for every core (-2 for all but one, ...)")
+        sweep_dir = _sweep_folder(config)  # made only once the sweep's settings are known to be good
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         total = "?" if points is None else len(points)
         global _open_sweep

@@ -51,7 +51,7 @@ from .scenario import (
     UnitSpec,
 )
 from .output import OutputOptions
-from .town import grids_in_unit, synthetic_city
+from .town import grids_in_unit, synthetic_city, synthetic_counts
 
 TOWN_KINDS = ("units", "synthetic")
 UNIT_KINDS = ("village", "community")
@@ -59,6 +59,19 @@ POOLINGS = ("grid", "unit")
 BASES = ("town", "units")
 MAX_GRIDS = 200_000
 MIN_CV = 1e-6  # below this a duration is constant to double precision
+# Sizes beyond any real town or run. Above them a value is a typo (1e308, an
+# extra zero) that would exhaust memory, overflow a float (an infinite time,
+# an arrival count NumPy refuses) or hang, after the simulation has started.
+MAX_PEOPLE = 2_000_000_000  # more residents than any country has
+MAX_STAFF = 100_000  # desks of one department, teams or petitions desks of one town
+MAX_WORKERS = 1_000_000  # grid workers in all
+MAX_MATTERS = 100_000_000  # expected matters of one town in one replication (~30 GB of records)
+MAX_HOURS = 1e10  # any duration or time limit: over a million years, "never" within the longest horizon
+MAX_DAYS = 1e8  # the same for keys in days (about 270,000 years)
+MAX_KM = 20_000.0  # a position: half the Earth's circumference from the town seat
+MAX_AREA_KM2 = 5.1e8  # the Earth's surface
+MIN_SPEED_KMH = 0.1  # a crawl; slower makes trips longer than any horizon
+MAX_ROAD_FACTOR = 100.0
 
 
 # -- sections -----------------------------------------------------------------
@@ -67,7 +80,7 @@ def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
     full = f"{path}.{key}"
     _known(section, full, ("dist", "mean_h", "cv"))
     dist = _choice(section, "dist", full, FAMILIES)
-    mean = _number(section, "mean_h", full, lo=0.0)
+    mean = _number(section, "mean_h", full, lo=0.0, hi=MAX_HOURS)
     cv = None
     if dist in FAMILIES_WITH_CV:
         cv = _number(section, "cv", full, lo=0.0, hi=10.0)
@@ -90,15 +103,27 @@ def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
 def _town(cfg: Mapping) -> TownSpec:
     t = _section(cfg, "town", "")
     kind = _choice(t, "kind", "town", TOWN_KINDS)
+    other = "synthetic" if kind == "units" else "units"
+    if kind == "units" and "units" not in t and "population" in t or kind == "synthetic" and "units" in t:
+        # town.kind=X typed over the other kind's keys: the kind goes with them.
+        raise ConfigError("town.kind", kind, f"this town's keys are those of kind={other}; choose another town "
+                          "with town=NAME (e.g. town=synthetic, town=xiaji), not town.kind")
     name = _string(t, "name", "town", kind)
-    ppg = _integer(t, "people_per_grid", "town", lo=1)
+    ppg = _integer(t, "people_per_grid", "town", lo=1, hi=MAX_PEOPLE)
     if kind == "synthetic":
         _known(t, "town", ("kind", "name", "people_per_grid", "population", "unit_population", "area_km2",
                            "people_per_town"))
-        pop = _integer(t, "population", "town", lo=1)
-        unit_pop = _integer(t, "unit_population", "town", lo=1)
-        area = _number(t, "area_km2", "town", lo=0.0, lo_open=True)
-        per_town = None if t.get("people_per_town") is None else _integer(t, "people_per_town", "town", lo=1)
+        pop = _integer(t, "population", "town", lo=1, hi=MAX_PEOPLE)
+        unit_pop = _integer(t, "unit_population", "town", lo=1, hi=MAX_PEOPLE)
+        area = _number(t, "area_km2", "town", lo=0.0, lo_open=True, hi=MAX_AREA_KM2)
+        per_town = None if t.get("people_per_town") is None else _integer(t, "people_per_town", "town", lo=1, hi=MAX_PEOPLE)
+        # Counted before the units are built: a city of 10^9 villages would not fit in memory.
+        n_towns, n_units = synthetic_counts(pop, unit_pop, per_town)
+        if n_towns > MAX_GRIDS:
+            raise ConfigError("town.people_per_town", per_town, f"gives {n_towns} towns; at most {MAX_GRIDS} are supported")
+        if n_units > MAX_GRIDS:
+            raise ConfigError("town.unit_population", unit_pop,
+                              f"gives {n_units} villages (each at least one grid); at most {MAX_GRIDS} are supported")
         units, seats = synthetic_city(pop, unit_pop, area, per_town)
     else:
         _known(t, "town", ("kind", "name", "people_per_grid", "units"))
@@ -115,22 +140,22 @@ def _town(cfg: Mapping) -> TownSpec:
             units_list.append(UnitSpec(
                 name=str(uname),
                 kind=_choice(u, "kind", path, UNIT_KINDS, default="village"),
-                population=_integer(u, "population", path, lo=1),
-                area_km2=_number(u, "area_km2", path, lo=0.0, lo_open=True),
-                x_km=_number(u, "x_km", path),
-                y_km=_number(u, "y_km", path),
+                population=_integer(u, "population", path, lo=1, hi=MAX_PEOPLE),
+                area_km2=_number(u, "area_km2", path, lo=0.0, lo_open=True, hi=MAX_AREA_KM2),
+                x_km=_number(u, "x_km", path, lo=-MAX_KM, hi=MAX_KM),
+                y_km=_number(u, "y_km", path, lo=-MAX_KM, hi=MAX_KM),
                 difficulty=_number(u, "difficulty", path, lo=0.0, lo_open=True, hi=100.0, default=1.0),
-                grids=None if grids is None else _integer(u, "grids", path, lo=1),
+                grids=None if grids is None else _integer(u, "grids", path, lo=1, hi=MAX_GRIDS),
             ))
         units = tuple(units_list)
         seats = ((0.0, 0.0),)
     spec = TownSpec(name=name, people_per_grid=ppg, units=units, seats_km=seats)
-    n_grids = sum(grids_in_unit(u, ppg) for u in units)
-    if n_grids > MAX_GRIDS:
-        raise ConfigError("town.people_per_grid", ppg, f"gives {n_grids} grids; at most {MAX_GRIDS} are supported")
     for u in units:
         if grids_in_unit(u, ppg) > u.population:
             raise ConfigError(f"town.units.{u.name}.grids", u.grids, f"more grids than residents ({u.population})")
+    n_grids = sum(grids_in_unit(u, ppg) for u in units)
+    if n_grids > MAX_GRIDS:
+        raise ConfigError("town.people_per_grid", ppg, f"gives {n_grids} grids; at most {MAX_GRIDS} are supported")
     return spec
 
 
@@ -146,6 +171,9 @@ def _weights(cfg: Mapping, key: str, path: str, n: int) -> tuple[float, ...] | N
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
             raise ConfigError(f"{full}[{i}]", w, "expected a finite number >= 0")
         out.append(float(w))
+    if not math.isfinite(sum(out)):  # relative weights too large to add up: scale them first
+        top = max(out)
+        out = [w / top for w in out]
     mean = sum(out) / n
     if mean <= 0:
         raise ConfigError(full, value, "at least one weight must be > 0")
@@ -169,8 +197,10 @@ def _profile(a: Mapping) -> ProfileSpec:
         if not isinstance(per, Mapping):
             raise ConfigError(ppath, per, "expected a mapping with start_day, end_day, multiplier")
         _known(per, ppath, ("start_day", "end_day", "multiplier", "name"))
-        start = _number(per, "start_day", ppath, lo=0.0)
-        end = _number(per, "end_day", ppath, lo=0.0)
+        if "name" in per:
+            _string(per, "name", ppath, "")
+        start = _number(per, "start_day", ppath, lo=0.0, hi=MAX_DAYS)
+        end = _number(per, "end_day", ppath, lo=0.0, hi=MAX_DAYS)
         if end <= start:
             raise ConfigError(f"{ppath}.end_day", end, f"must be after start_day ({start:g})")
         periods.append((start, end, _number(per, "multiplier", ppath, lo=0.0, hi=1000.0)))
@@ -194,7 +224,7 @@ def _arrivals(cfg: Mapping) -> ArrivalSpec:
         per_1000_people_day=_number(a, "per_1000_people_day", "arrivals", lo=0.0),
         categories=_shares(a, "categories", "arrivals", CATEGORIES),
         complexity=_shares(a, "complexity", "arrivals", COMPLEXITIES),
-        block_people=_integer(a, "block_people", "arrivals", lo=1, default=50),
+        block_people=_integer(a, "block_people", "arrivals", lo=1, hi=MAX_PEOPLE, default=50),
         profile=_profile(a),
         discovered_per_duty_h=_number(a, "discovered_per_duty_h", "arrivals", lo=0.0, default=0.0),
     )
@@ -228,50 +258,52 @@ def _realism(cfg: Mapping) -> dict[str, Any]:
     _known(c, "calendars", ("workers", "departments", "enforcement"))
     out["calendars"] = CalendarsSpec(**{k: _calendar(c, k, "calendars") for k in ("workers", "departments", "enforcement")})
 
-    d = cfg.get("duties") or {}
-    _known(d, "duties", ("share", "block_h"))
+    d = _optional_section(cfg, "duties", ("share", "block_h"))
     out["duties"] = DutySpec(share=_number(d, "share", "duties", lo=0.0, hi=0.95, default=0.0),
-                             block_h=_number(d, "block_h", "duties", lo=0.1, default=1.0))  # >= 6 min: finer blocks only multiply events
+                             block_h=_number(d, "block_h", "duties", lo=0.1, hi=MAX_HOURS, default=1.0))  # >= 6 min: finer blocks only multiply events
 
-    t = cfg.get("travel") or {}
-    _known(t, "travel", ("worker_speed_kmh", "road_factor"))
+    t = _optional_section(cfg, "travel", ("worker_speed_kmh", "road_factor"))
     out["travel"] = TravelSpec(
-        worker_speed_kmh=_number(t, "worker_speed_kmh", "travel", lo=0.0, lo_open=True, optional=True, default=None),
-        road_factor=_number(t, "road_factor", "travel", lo=1.0, default=1.0))
+        worker_speed_kmh=_number(t, "worker_speed_kmh", "travel", lo=MIN_SPEED_KMH, optional=True, default=None),
+        road_factor=_number(t, "road_factor", "travel", lo=1.0, hi=MAX_ROAD_FACTOR, default=1.0))
 
-    p = cfg.get("petitions") or {}
-    _known(p, "petitions", ("patience_mean_h", "staff"))
+    p = _optional_section(cfg, "petitions", ("patience_mean_h", "staff"))
     out["petitions"] = PetitionSpec(
-        patience_mean_h=_number(p, "patience_mean_h", "petitions", lo=0.0, lo_open=True, optional=True, default=None),
-        staff=_integer(p, "staff", "petitions", lo=1, default=1))
+        patience_mean_h=_number(p, "patience_mean_h", "petitions", lo=0.0, lo_open=True, hi=MAX_HOURS, optional=True,
+                                default=None),
+        staff=_integer(p, "staff", "petitions", lo=1, hi=MAX_STAFF, default=1))
 
-    s = cfg.get("satisfaction") or {}
-    _known(s, "satisfaction", ("on_time", "floor", "decay_h", "no_feedback_penalty"))
+    s = _optional_section(cfg, "satisfaction", ("on_time", "floor", "decay_h", "no_feedback_penalty"))
     on_time = _number(s, "on_time", "satisfaction", lo=0.0, hi=1.0, default=0.95)
     floor = _number(s, "floor", "satisfaction", lo=0.0, hi=1.0, default=0.4)
     if floor > on_time:
         raise ConfigError("satisfaction.floor", floor, f"must be <= satisfaction.on_time ({on_time:g})")
     out["satisfaction"] = SatisfactionSpec(
         on_time=on_time, floor=floor,
-        decay_h=_number(s, "decay_h", "satisfaction", lo=0.0, lo_open=True, default=72.0),
+        decay_h=_number(s, "decay_h", "satisfaction", lo=0.0, lo_open=True, hi=MAX_HOURS, default=72.0),
         no_feedback_penalty=_number(s, "no_feedback_penalty", "satisfaction", lo=0.0, hi=1.0, default=0.15))
 
-    a = cfg.get("assessment") or {}
     path = "assessment"
-    _known(a, path, ("period_days", "threshold", "min_matters", "fails_to_replace", "vacancy_days",
-                     "learning_days", "learning_factor"))
+    a = _optional_section(cfg, path, ("period_days", "threshold", "min_matters", "fails_to_replace", "vacancy_days",
+                                      "learning_days", "learning_factor"))
     out["assessment"] = AssessmentSpec(
-        period_days=_number(a, "period_days", path, lo=1.0, optional=True, default=None),  # at most daily
+        period_days=_number(a, "period_days", path, lo=1.0, hi=MAX_DAYS, optional=True, default=None),  # at most daily
         threshold=_number(a, "threshold", path, lo=0.0, hi=1.0, default=0.8),
         min_matters=_integer(a, "min_matters", path, lo=0, default=5),
         fails_to_replace=_integer(a, "fails_to_replace", path, lo=1, default=2),
-        vacancy_days=_number(a, "vacancy_days", path, lo=0.0, default=30.0),
-        learning_days=_number(a, "learning_days", path, lo=0.0, default=90.0),
+        vacancy_days=_number(a, "vacancy_days", path, lo=0.0, hi=MAX_DAYS, default=30.0),
+        learning_days=_number(a, "learning_days", path, lo=0.0, hi=MAX_DAYS, default=90.0),
         learning_factor=_number(a, "learning_factor", path, lo=0.0, lo_open=True, hi=100.0, default=1.5))
-    for key in ("duties", "travel", "petitions", "satisfaction", "assessment"):
-        if not isinstance(cfg.get(key) or {}, Mapping):
-            raise ConfigError(key, cfg.get(key), "expected a mapping")
     return out
+
+
+def _optional_section(cfg: Mapping, key: str, allowed: tuple[str, ...]) -> Mapping:
+    """A realism section: missing or null means 'off' (every key at its default)."""
+    section = cfg.get(key) or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(key, section, f"expected a mapping ({', '.join(allowed)}) or null")
+    _known(section, key, allowed)
+    return section
 
 
 def _handling(cfg: Mapping) -> HandlingSpec:
@@ -284,10 +316,10 @@ def _routing(cfg: Mapping) -> RoutingSpec:
     r = _section(cfg, "routing", "")
     _known(r, "routing", ("policy", "escalate_after_h", "deadline_h"))
     policy = _choice(r, "policy", "routing", tuple(POLICIES))
-    esc = _number(r, "escalate_after_h", "routing", lo=0.0, optional=True, default=None)
+    esc = _number(r, "escalate_after_h", "routing", lo=0.0, hi=MAX_HOURS, optional=True, default=None)
     dl = _section(r, "deadline_h", "routing")
     _known(dl, "routing.deadline_h", COMPLEXITIES)
-    deadlines = tuple((c, _number(dl, c, "routing.deadline_h", lo=0.0, lo_open=True)) for c in COMPLEXITIES)
+    deadlines = tuple((c, _number(dl, c, "routing.deadline_h", lo=0.0, lo_open=True, hi=MAX_HOURS)) for c in COMPLEXITIES)
     return RoutingSpec(policy=policy, escalate_after_h=esc, deadline_h=deadlines)
 
 
@@ -311,7 +343,7 @@ def _departments(cfg: Mapping) -> tuple[DepartmentSpec, ...]:
             if c in claimed:
                 raise ConfigError(f"{path}.categories", c, f"already claimed by department {claimed[c]!r}; each category belongs to one department")
             claimed[c] = str(name)
-        out.append(DepartmentSpec(name=str(name), categories=tuple(cats), staff=_integer(dept, "staff", path, lo=1)))
+        out.append(DepartmentSpec(name=str(name), categories=tuple(cats), staff=_integer(dept, "staff", path, lo=1, hi=MAX_STAFF)))
     missing = [c for c in CATEGORIES if c not in claimed]
     if missing:
         raise ConfigError("departments", sorted(claimed), f"every category must be claimed by a department; unclaimed: {', '.join(missing)}")
@@ -322,10 +354,10 @@ def _enforcement(cfg: Mapping) -> EnforcementSpec:
     e = _section(cfg, "enforcement", "")
     _known(e, "enforcement", ("teams", "base", "speed_kmh", "road_factor", "return_to_base"))
     return EnforcementSpec(
-        teams=_integer(e, "teams", "enforcement", lo=0),
+        teams=_integer(e, "teams", "enforcement", lo=0, hi=MAX_STAFF),
         base=_choice(e, "base", "enforcement", BASES),
-        speed_kmh=_number(e, "speed_kmh", "enforcement", lo=0.0, lo_open=True),
-        road_factor=_number(e, "road_factor", "enforcement", lo=1.0, default=1.0),
+        speed_kmh=_number(e, "speed_kmh", "enforcement", lo=MIN_SPEED_KMH),
+        road_factor=_number(e, "road_factor", "enforcement", lo=1.0, hi=MAX_ROAD_FACTOR, default=1.0),
         return_to_base=_bool(e, "return_to_base", "enforcement", True),
     )
 
@@ -359,7 +391,7 @@ def build_scenario(cfg: Mapping) -> Scenario:
     _known(s, "staffing", ("workers_per_grid", "pooling"))
     pooling = _choice(s, "pooling", "staffing", POOLINGS)
     staffing = StaffingSpec(
-        workers_per_grid=_integer(s, "workers_per_grid", "staffing", lo=1),
+        workers_per_grid=_integer(s, "workers_per_grid", "staffing", lo=1, hi=MAX_WORKERS),
         pooling=pooling,
     )
     routing = _routing(cfg)
@@ -369,10 +401,47 @@ def build_scenario(cfg: Mapping) -> Scenario:
     if enforcement.teams == 0 and urgent_share > 0 and not (handling.urgent.dist == "deterministic" and handling.urgent.mean_h == 0):
         raise ConfigError("enforcement.teams", 0, f"at least 1 team is needed when arrivals.complexity.urgent > 0 (it is {urgent_share:g})")
     realism = _realism(cfg)
-    return Scenario(
+    scenario = Scenario(
         town=town, arrivals=arrivals, handling=handling, staffing=staffing, routing=routing,
         departments=departments, enforcement=enforcement, run=run, **realism,
     )
+    _check_size(scenario)
+    return scenario
+
+
+def _check_size(scenario: Scenario) -> None:
+    """Values valid one by one whose product (workers, matters) no run could hold."""
+    town, arrivals = scenario.town, scenario.arrivals
+    grids = [0] * town.n_towns
+    people = [0] * town.n_towns
+    for u in town.units:
+        grids[u.town] += grids_in_unit(u, town.people_per_grid)
+        people[u.town] += u.population
+    wpg = scenario.staffing.workers_per_grid
+    if sum(grids) * wpg > MAX_WORKERS:
+        raise ConfigError("staffing.workers_per_grid", wpg,
+                          f"gives {sum(grids) * wpg} grid workers in {sum(grids)} grids; at most {MAX_WORKERS} are supported")
+    # Candidate matters of the largest town in one replication, as sim.arrivals draws them.
+    hours = scenario.run.horizon_h
+    profile = arrivals.profile
+    bound = 1.0 if profile.is_flat else (profile.thinning_bound or profile.max_multiplier())
+    per_person = arrivals.per_1000_people_day / 1000.0 / 24.0 * hours
+    reported = per_person * bound * max(people)
+    if reported > MAX_MATTERS:
+        flat = per_person * max(people)
+        key, value = "arrivals.per_1000_people_day", arrivals.per_1000_people_day
+        if profile.thinning_bound is not None and flat * profile.max_multiplier() <= MAX_MATTERS:
+            key, value = "arrivals.profile.thinning_bound", profile.thinning_bound
+        elif flat <= MAX_MATTERS:  # the profile's peak: hour x weekday x the periods that overlap
+            key, value = "arrivals.profile", profile.max_multiplier()
+        raise ConfigError(key, value, f"{'the largest rate multiplier ' if key == 'arrivals.profile' else ''}"
+                          f"gives about {reported:.3g} reported matters per town in one replication "
+                          f"({max(people)} residents, {scenario.run.horizon_days:g} days); at most {MAX_MATTERS:.0e} are supported")
+    found = arrivals.discovered_per_duty_h * scenario.duties.share * wpg * max(grids) * hours
+    if found > MAX_MATTERS:
+        raise ConfigError("arrivals.discovered_per_duty_h", arrivals.discovered_per_duty_h,
+                          f"gives about {found:.3g} matters found on duty per town in one replication "
+                          f"({max(grids)} grids, {scenario.run.horizon_days:g} days); at most {MAX_MATTERS:.0e} are supported")
 
 
 TOP_KEYS = (*RUN_KEYS, *SCENARIO_KEYS, "progress", "jobs", "output", "study")
@@ -389,7 +458,7 @@ def build_options(cfg: Mapping) -> OutputOptions:
     return OutputOptions(
         events=_bool(o, "events", "output", True),
         events_format=events_format,
-        backlog_step_h=_number(o, "backlog_step_h", "output", lo=0.1, default=24.0),  # a row per 6 min at most
+        backlog_step_h=_number(o, "backlog_step_h", "output", lo=0.1, hi=MAX_HOURS, default=24.0),  # a row per 6 min at most
         plot=_bool(o, "plot", "output", True),
         progress=_bool(cfg, "progress", "", True),
         jobs=_jobs(cfg),

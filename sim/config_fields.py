@@ -77,12 +77,10 @@ def _integer(cfg: Mapping, key: str, path: str, *, lo: int, hi: int | None = Non
     if key not in cfg:
         return _missing(full, default)
     value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise ConfigError(full, value, f"expected a whole number >= {lo}")
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+        raise ConfigError(full, value, f"expected a whole number >= {lo}")
     if value < lo or (hi is not None and value > hi):
+        # The value as given (1e+308, not its 309 digits as an integer).
         raise ConfigError(full, value, f"expected a whole number >= {lo}" + (f" and <= {hi}" if hi is not None else ""))
     return int(value)
 

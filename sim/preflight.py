@@ -1,4 +1,5 @@
-"""Checks made before Hydra starts: malformed YAML becomes one clear line.
+"""Checks made before Hydra starts: malformed YAML, or a run folder that
+cannot be made, becomes one clear line.
 
 Hydra reports most of its own errors (an unknown config group option, a
 missing config file) as a short message, but a YAML syntax error in a config
@@ -85,11 +86,36 @@ def check(argv: Sequence[str]) -> str | None:
     return None
 
 
+def run_dir_problem(argv: Sequence[str]) -> str | None:
+    """Why a single run's ``hydra.run.dir=PATH`` cannot be made, or ``None``.
+
+    Hydra makes the folder before the job starts, and a folder it cannot make
+    ends in a Python traceback. It is made here instead, as Hydra would (a
+    path with an interpolation is left to Hydra; sweeps check
+    ``hydra.sweep.dir`` in ``sim.callbacks``).
+    """
+    if any(a in ("-m", "--multirun") for a in argv):
+        return None
+    values = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
+    if not values or "${" in values[-1]:
+        return None
+    text = values[-1]
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    try:
+        Path(text).expanduser().mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"invalid config: hydra.run.dir={text!r}: cannot make the run folder there ({exc.strerror or exc})"
+    return None
+
+
 def run(argv: Sequence[str] | None = None) -> None:
-    """Exit with status 2 and one line if a config file is malformed (before Hydra starts)."""
+    """Exit with status 2 and one line if a config file is malformed or the
+    run folder cannot be made (before Hydra starts)."""
     if os.environ.get("GRIDGOV_DEBUG"):
         os.environ.setdefault("HYDRA_FULL_ERROR", "1")
         return
-    problem = check(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    problem = check(argv) or run_dir_problem(argv)
     if problem is not None:
         fail(problem)

@@ -139,7 +139,16 @@ class ProfileSpec:
     def max_multiplier(self) -> float:
         hod = max(self.hour_of_day) if self.hour_of_day else 1.0
         dow = max(self.day_of_week) if self.day_of_week else 1.0
-        per = max([1.0, *(m for _, _, m in self.periods)])
+        # Overlapping periods multiply (sim.arrivals.rate_multiplier), so the
+        # largest rate is the largest product over the periods that hold at
+        # once; it changes only where a period starts or ends.
+        per = 1.0
+        for t in {t for start, end, _ in self.periods for t in (start, end)}:
+            m = 1.0
+            for start, end, mult in self.periods:
+                if start <= t < end:
+                    m *= mult
+            per = max(per, m)
         return hod * dow * per
 
 

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -228,8 +229,8 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     for m, v in targets.items():
         if m not in metrics:
             raise ConfigError("study.targets", m, f"not a key metric of the study; key metrics: {', '.join(metrics)}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ConfigError(f"study.targets.{m}", v, "expected a number")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(f"study.targets.{m}", v, "expected a finite number")
     baseline = section.get("baseline") or {}
     if not isinstance(baseline, Mapping):
         raise ConfigError("study.baseline", baseline, "expected a mapping of swept keys to their baseline values")
@@ -239,8 +240,11 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
         if isinstance(v, (Mapping, list, tuple)):
             raise ConfigError(f"study.baseline.{k}", v, "expected one value of the swept key (a number, a string, true/false or null)")
     transient = _transient(section.get("transient"), keys)
+    name = _text(section, "name", "sweep")
+    if any(c in name for c in "/\\") or name in (".", ".."):
+        raise ConfigError("study.name", name, "expected a folder name (no / or \\): it names the sweep's folder")
     return StudySpec(
-        name=_text(section, "name", "sweep"),
+        name=name,
         title=_text(section, "title", default_title),
         question=_text(section, "question", section.get("title") or default_title),
         sweep=tuple(sweep),
@@ -267,13 +271,17 @@ def _transient(section: Any, keys: Sequence[str]) -> TransientSpec | None:
     if key not in keys:
         raise ConfigError("study.transient.key", key, f"expected a swept key: {', '.join(keys)}")
     numbers = {}
-    for k, default in (("start_day", None), ("end_day", None), ("recovered_share", 0.1), ("hold_days", 7)):
+    for k, default, hi in (("start_day", None, None), ("end_day", None, None), ("recovered_share", 0.1, 1.0),
+                           ("hold_days", 7, None)):
         v = section.get(k, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-            raise ConfigError(f"study.transient.{k}", v, "expected a number >= 0")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (
+                hi is not None and v > hi):
+            raise ConfigError(f"study.transient.{k}", v, "expected a finite number >= 0" + (f" and <= {hi:g}" if hi else ""))
+        if k == "hold_days" and not float(v).is_integer():
+            raise ConfigError(f"study.transient.{k}", v, "expected a whole number of days >= 0")
         numbers[k] = v
     if numbers["end_day"] <= numbers["start_day"]:
-        raise ConfigError("study.transient.end_day", numbers["end_day"], "must be after start_day")
+        raise ConfigError("study.transient.end_day", numbers["end_day"], f"must be after start_day ({numbers['start_day']:g})")
     return TransientSpec(key=str(key), reference=section.get("reference"), start_day=float(numbers["start_day"]),
                          end_day=float(numbers["end_day"]), recovered_share=float(numbers["recovered_share"]),
                          hold_days=int(numbers["hold_days"]))

@@ -150,6 +150,21 @@ def synthetic_units(
     return tuple(units)
 
 
+def synthetic_counts(population: int, unit_population: int, people_per_town: int | None) -> tuple[int, int]:
+    """Towns and units ``synthetic_city`` would build, counted without building them.
+
+    ``split_evenly`` gives towns of at most two sizes, so the units are
+    counted per size, not per town.
+    """
+    n_towns = 1 if people_per_town is None else max(1, int(round(population / people_per_town)))
+    base, extra = divmod(population, n_towns)
+
+    def units(pop: int) -> int:  # as synthetic_units
+        return max(1, int(round(pop / unit_population)))
+
+    return n_towns, extra * units(base + 1) + (n_towns - extra) * units(base)
+
+
 def synthetic_city(
     population: int, unit_population: int, area_km2: float, people_per_town: int | None
 ) -> tuple[tuple[UnitSpec, ...], tuple[tuple[float, float], ...]]:

@@ -23,6 +23,8 @@ import pytest
 
 from sim.compose import load_config
 from sim.config import ConfigError, build_job
+from sim.scenario import ProfileSpec
+from sim.study import parse_study
 
 # (id, overrides, key named in the error, text of the bad value in the message)
 BAD_OVERRIDES: list[tuple[str, list[str], str, str]] = [
@@ -96,7 +98,84 @@ BAD_OVERRIDES: list[tuple[str, list[str], str, str]] = [
     ("zero jobs", ["jobs=0"], "jobs", "0"),
     ("fractional jobs", ["jobs=1.5"], "jobs", "1.5"),
     ("unknown top-level key", ["+foo=1"], "foo", "1"),
+    # Found in review: huge values that passed validation and then overflowed, hung or exhausted memory.
+    ("huge seed shown as typed", ["seed=1e308"], "seed", "1e+308"),
+    ("huge population", ["town=synthetic", "town.population=1e308"], "town.population", "1e+308"),
+    ("a town per resident", ["town=synthetic", "town.population=2000000000", "town.people_per_town=1"], "town.people_per_town", "1"),
+    ("a village per resident", ["town=synthetic", "town.population=1000000", "town.unit_population=1"], "town.unit_population", "1"),
+    ("synthetic kind over a town of units", ["town.kind=synthetic"], "town.kind", "synthetic"),
+    ("units kind over a synthetic town", ["town=synthetic", "town.kind=units"], "town.kind", "units"),
+    ("huge grid count of a unit", ["+town.units.village_1.grids=1e308"], "town.units.village_1.grids", "1e+308"),
+    ("huge unit population", ["town.units.village_1.population=1e308"], "town.units.village_1.population", "1e+308"),
+    ("unit position off the Earth", ["town.units.village_1.x_km=1e308"], "town.units.village_1.x_km", "1e+308"),
+    ("area larger than the Earth", ["town=synthetic", "town.area_km2=1e308"], "town.area_km2", "1e+308"),
+    ("huge arrival rate", ["arrivals.per_1000_people_day=1e308"], "arrivals.per_1000_people_day", "1e+308"),
+    ("arrival rate beyond memory", ["arrivals.per_1000_people_day=1e6"], "arrivals.per_1000_people_day", "1000000.0"),
+    ("huge rate found on duty", ["arrivals.discovered_per_duty_h=1e308"], "arrivals.discovered_per_duty_h", "1e+308"),
+    ("huge thinning bound", ["arrivals.profile.thinning_bound=1e308"], "arrivals.profile.thinning_bound", "1e+308"),
+    ("overlapping surges beyond memory", ["arrivals.profile.hour_of_day=null", "arrivals.profile.day_of_week=null",
+     "arrivals.profile.periods=[{start_day:1,end_day:9,multiplier:1000},{start_day:2,end_day:9,multiplier:1000},"
+     "{start_day:3,end_day:9,multiplier:1000}]"], "arrivals.profile", "1000000000.0"),
+    ("thinning bound below overlapping surges", ["arrivals.profile.hour_of_day=null", "arrivals.profile.day_of_week=null",
+     "arrivals.profile.periods=[{start_day:1,end_day:9,multiplier:2},{start_day:5,end_day:9,multiplier:3}]",
+     "arrivals.profile.thinning_bound=4"], "arrivals.profile.thinning_bound", "4"),
+    ("huge block", ["arrivals.block_people=1e308"], "arrivals.block_people", "1e+308"),
+    ("surge name not text", ["arrivals.profile.periods=[{name:[1],start_day:1,end_day:2,multiplier:2}]"],
+     "arrivals.profile.periods[0].name", "[1]"),
+    ("surge after forever", ["arrivals.profile.periods=[{start_day:1e300,end_day:1e301,multiplier:2}]"],
+     "arrivals.profile.periods[0].start_day", "1e+300"),
+    ("huge mean duration", ["handling.simple.mean_h=1e308"], "handling.simple.mean_h", "1e+308"),
+    ("huge escalation threshold", ["routing.escalate_after_h=1e308"], "routing.escalate_after_h", "1e+308"),
+    ("huge deadline", ["routing.deadline_h.simple=1e308"], "routing.deadline_h.simple", "1e+308"),
+    ("duties not a mapping", ["duties=3"], "duties", "3"),
+    ("travel not a mapping", ["travel=3"], "travel", "3"),
+    ("petitions not a mapping", ["petitions=3"], "petitions", "3"),
+    ("satisfaction not a mapping", ["satisfaction=3"], "satisfaction", "3"),
+    ("assessment not a mapping", ["assessment=3"], "assessment", "3"),
+    ("endless duty block", ["duties.block_h=1e308"], "duties.block_h", "1e+308"),
+    ("worker slower than a crawl", ["travel.worker_speed_kmh=1e-300"], "travel.worker_speed_kmh", "1e-300"),
+    ("team slower than a crawl", ["enforcement.speed_kmh=1e-300"], "enforcement.speed_kmh", "1e-300"),
+    ("huge road factor", ["enforcement.road_factor=1e308"], "enforcement.road_factor", "1e+308"),
+    ("huge patience", ["petitions.patience_mean_h=1e308"], "petitions.patience_mean_h", "1e+308"),
+    ("huge petitions office", ["petitions.staff=1e308"], "petitions.staff", "1e+308"),
+    ("huge number of teams", ["enforcement.teams=1e308"], "enforcement.teams", "1e+308"),
+    ("a department beyond memory", ["departments.health.staff=10000000"], "departments.health.staff", "10000000"),
+    ("huge workers per grid", ["staffing.workers_per_grid=1e308"], "staffing.workers_per_grid", "1e+308"),
+    ("grid workers beyond memory", ["staffing.workers_per_grid=100000"], "staffing.workers_per_grid", "100000"),
+    ("huge vacancy", ["assessment.vacancy_days=1e308"], "assessment.vacancy_days", "1e+308"),
+    ("huge assessment period", ["assessment.period_days=1e308"], "assessment.period_days", "1e+308"),
+    ("huge learning period", ["assessment.learning_days=1e308"], "assessment.learning_days", "1e+308"),
+    ("huge satisfaction decay", ["satisfaction.decay_h=1e308"], "satisfaction.decay_h", "1e+308"),
+    ("huge backlog step", ["output.backlog_step_h=1e308"], "output.backlog_step_h", "1e+308"),
 ]
+
+# Large or odd values that are valid and must keep working (the limits above are far from them).
+VALID_EXTREMES: list[list[str]] = [
+    ["routing.deadline_h.simple=1e9"],  # "no supervision" in the queueing validations
+    ["routing.escalate_after_h=0"], ["handling.simple.cv=0"], ["town.units.village_1.x_km=-20000"],
+    ["town.people_per_grid=2000000000"], ["arrivals.block_people=1000000000"],
+    ["arrivals.profile.hour_of_day=[1e308,1e308,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]"],  # relative weights
+    ["town=synthetic", "town.population=3000000", "replications=1"],
+    ["arrivals.profile.periods=[{start_day:10,end_day:20,multiplier:2},{start_day:15,end_day:25,multiplier:0.5}]"],
+    ["calendars.workers.start_h=8", "calendars.workers.end_h=8.000001"],
+]
+
+
+@pytest.mark.parametrize("overrides", VALID_EXTREMES, ids=[" ".join(o) for o in VALID_EXTREMES])
+def test_valid_extremes_are_accepted(overrides):
+    build_job(load_config(overrides))
+
+
+def test_overlapping_periods_multiply_in_the_thinning_bound():
+    """Overlapping surges multiply (sim.arrivals.rate_multiplier); the bound
+    took only the largest one, so thinning cut the overlap down to it (days
+    15-19 below got 3 times the rate instead of 6) without a word."""
+    def peak(*periods: tuple[float, float, float]) -> float:
+        return ProfileSpec(periods=periods).max_multiplier()
+    assert peak((10, 20, 2.0), (15, 25, 3.0)) == 6.0
+    assert peak((10, 20, 2.0), (20, 25, 3.0)) == 3.0  # touching, not overlapping
+    assert peak((10, 20, 4.0), (15, 25, 0.5)) == 4.0  # a lull inside a surge
+    assert peak((10, 20, 0.5)) == 1.0 and peak() == 1.0
 
 
 def _empty_town(cfg: dict[str, Any]) -> None:
@@ -117,6 +196,29 @@ BAD_EDITS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     ("unit not a mapping", _unit_not_mapping, "town.units.village_1", "7"),
     ("department with no categories", _no_categories, "departments.health.categories", "[]"),
 ]
+
+
+# The study block of a sweep (here the surge experiment's), checked when the sweep starts:
+# (id, overrides, key named in the error, text of the bad value in the message).
+SURGE_SWEPT = ["arrivals.profile.periods.0.multiplier", "staffing.workers_per_grid"]
+BAD_STUDIES: list[tuple[str, list[str], str, str]] = [
+    ("NaN target (the report failed after every point ran)", ["+study.targets.backlog_max=nan"],
+     "study.targets.backlog_max", "nan"),
+    ("NaN hold (a bare ValueError)", ["study.transient.hold_days=nan"], "study.transient.hold_days", "nan"),
+    ("fractional hold, silently cut", ["study.transient.hold_days=2.5"], "study.transient.hold_days", "2.5"),
+    ("infinite surge start, blamed on end_day", ["study.transient.start_day=inf"], "study.transient.start_day", "inf"),
+    ("NaN surge end", ["study.transient.end_day=nan"], "study.transient.end_day", "nan"),
+    ("recovered share above 1", ["study.transient.recovered_share=1.5"], "study.transient.recovered_share", "1.5"),
+    ("study name that leaves the sweeps folder", ["study.name=../../elsewhere"], "study.name", "../../elsewhere"),
+]
+
+
+@pytest.mark.parametrize("case_id,overrides,key,value", BAD_STUDIES, ids=[c[0] for c in BAD_STUDIES])
+def test_bad_study_fails_validation(case_id, overrides, key, value):
+    cfg = load_config(["experiment=surge", *overrides])
+    with pytest.raises(ConfigError) as err:
+        parse_study(cfg["study"], SURGE_SWEPT)
+    _assert_clear(err.value, key, value)
 
 
 def _assert_clear(exc: ConfigError, key: str, value: str) -> None:
@@ -174,6 +276,9 @@ def _cli_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "zero workers": (["staffing.workers_per_grid=0"], "staffing.workers_per_grid"),
         "shares not summing to 1": (["arrivals.complexity.simple=0.5"], "arrivals.complexity"),
         "NaN horizon": (["horizon_days=nan"], "horizon_days"),
+        "unresolvable interpolation": (["seed=${oc.env:GRIDGOV_TEST_UNSET_VARIABLE}"], "seed='${oc.env:"),
+        "section not a mapping": (["duties=3"], "duties=3"),
+        "huge arrival rate": (["arrivals.per_1000_people_day=1e308"], "arrivals.per_1000_people_day=1e+308"),
         "malformed user config": ([f"--config-path={user}", "--config-name=mine"], "mine.yaml"),
         "malformed experiment file": ([f"--config-dir={tmp / 'extra_configs'}", "experiment=broken"], "broken.yaml"),
         "missing config file": ([f"--config-path={tmp / 'extra_configs'}", "--config-name=missing"], "missing"),
@@ -203,6 +308,7 @@ def cli_results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess
 
 CLI_CASES = ["unknown policy value", "unknown routing option", "unknown experiment", "unknown key",
              "warm-up longer than horizon", "zero workers", "shares not summing to 1", "NaN horizon",
+             "unresolvable interpolation", "section not a mapping", "huge arrival rate",
              "malformed user config", "malformed experiment file", "missing config file",
              "missing config directory"]
 
@@ -221,6 +327,68 @@ def test_cli_fails_cleanly(cli_results, case):
         assert len(lines) == 1, err
     else:
         assert len(lines) <= 12 and "HYDRA_FULL_ERROR" in err, err
+
+
+def test_a_run_folder_that_cannot_be_made_fails_cleanly(tmp_path):
+    """Hydra makes hydra.run.dir before the job and printed a traceback when it could not."""
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "sim", f"hydra.run.dir={tmp_path / 'a_file' / 'run'}",
+                             "horizon_days=2", "warmup_days=0"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("gridgov: invalid config: hydra.run.dir=") and result.stderr.count("\n") == 1
+
+
+# Sweep-level mistakes that stop the sweep before any point runs: (id, arguments after -m, text on stderr).
+BAD_SWEEPS: list[tuple[str, list[str], str]] = [
+    ("surge periods emptied after the swept multiplier", ["experiment=surge", "arrivals.profile.periods=[]"],
+     "arrivals.profile.periods.0.multiplier=1.0: swept, but arrivals.profile.periods=[] takes the value away"),
+    ("surge profile removed", ["experiment=surge", "~arrivals.profile"],
+     "arrivals.profile.periods.0.multiplier=1.0: swept, but ~arrivals.profile takes the value away"),
+    ("transient reference matching no point", ["experiment=surge", "study.transient.reference=5"],
+     "study.transient.reference=5: matches no point"),
+    ("NaN target", ["experiment=escalation", "+study.targets.overdue_rate=nan"], "study.targets.overdue_rate=nan"),
+    ("study name outside the sweeps folder", ["experiment=escalation", "study.name=../x"], "study.name='../x'"),
+]
+
+
+@pytest.mark.parametrize("case_id,args,needle", BAD_SWEEPS, ids=[c[0] for c in BAD_SWEEPS])
+def test_bad_sweep_stops_before_any_point(tmp_path, case_id, args, needle):
+    folder = tmp_path / "sweep"
+    result = subprocess.run([sys.executable, "-m", "sim", "-m", *args, "horizon_days=2", "warmup_days=0",
+                             "replications=1", f"hydra.sweep.dir={folder}"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert f"gridgov: invalid config: {needle}" in result.stderr, result.stderr[-2000:]
+    assert not folder.exists() and not (tmp_path / "results").exists()
+
+
+def test_config_groups_and_a_narrowed_study_still_sweep(tmp_path):
+    """What the check of swept values must let through: a config group's
+    options (``routing=tiered,grid_only`` names files, not values: the group's
+    node is a mapping) and a study narrowed to one value on the command line."""
+    for i, args in enumerate((["routing=tiered,grid_only", "town=xiaji,synthetic"],
+                              ["experiment=grid_size", "town.people_per_grid=1000"])):
+        folder = tmp_path / str(i)
+        result = subprocess.run([sys.executable, "-m", "sim", "-m", *args, "horizon_days=2", "warmup_days=0",
+                                 "replications=1", "output.events=false", "output.plot=false",
+                                 f"hydra.sweep.dir={folder}"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert len(list(folder.glob("*/summary.json"))) == (4 if i == 0 else 1)
+
+
+def test_a_point_that_cannot_be_resolved_fails_alone(tmp_path):
+    """An interpolation in one point's override that cannot be resolved ended
+    the whole sweep with a traceback (Hydra's list of the point's overrides
+    was read resolved), leaving the point without a failure record."""
+    folder = tmp_path / "sweep"
+    result = subprocess.run([sys.executable, "-m", "sim", "-m", "seed=1,${oc.env:GRIDGOV_TEST_UNSET_VARIABLE}",
+                             "horizon_days=1", "warmup_days=0", "replications=1", "output.events=false",
+                             "output.plot=false", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={folder}"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert "gridgov: point 1 failed: invalid config: seed='${oc.env:GRIDGOV_TEST_UNSET_VARIABLE}'" in result.stderr
+    assert (folder / "0" / "summary.json").is_file() and (folder / "1" / "failed.json").is_file()
+    assert (folder / "report.md").is_file()
 
 
 def test_cli_our_errors_exit_2_and_hydras_exit_1(cli_results):
