@@ -309,9 +309,17 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         out.append(f"- Python {man.get('python')} on {man.get('platform')}")
         out.append("- packages: " + ", ".join(f"{k} {v}" for k, v in pk.items() if v))
         git = man.get("git") or {}
+        source = (man.get("source") or {}).get("sha256")
         commits = {((p.manifest or {}).get("git") or {}).get("commit") for p in finished}
-        out.append(f"- code: git commit `{git.get('commit')}`" + (" with uncommitted changes" if git.get("dirty") else "")
-                   + (f" (points ran on {len(commits)} different commits)" if len(commits) > 1 else ""))
+        sources = {((p.manifest or {}).get("source") or {}).get("sha256") for p in finished}
+        code = [f"git commit `{git['commit']}`" + (" with uncommitted changes" if git.get("dirty") else "")
+                if git.get("commit") else "not run from a git checkout"]
+        if source:
+            code.append(f"source SHA-256 `{source}`")
+        spread = [f"{len(commits)} different commits" if len(commits) > 1 else "",
+                  f"{len(sources)} different sources" if len(sources) > 1 else ""]
+        spread = [s for s in spread if s]
+        out.append("- code: " + "; ".join(code) + (f" (points ran on {' and '.join(spread)})" if spread else ""))
     out.append("")
 
     out += ["## 7. Reproduce", ""]
