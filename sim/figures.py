@@ -107,11 +107,12 @@ def _position(value: Any, order: Sequence[Any], numeric: bool) -> float:
     return math.nan
 
 
-def _footnote(table: pd.DataFrame, study: StudySpec) -> str:
+def _footnote(table: pd.DataFrame, study: StudySpec, same_seed: bool = True) -> str:
     reps = table.loc[table["status"] == "finished", "replications"]
     n = int(reps.max()) if len(reps) else 0
-    text = (f"Error bars: 95% confidence intervals (Student t) over {n} replications; "
-            "the same random numbers at every point (common random numbers). Intervals are cut at 0.")
+    numbers = ("the same random numbers at every point (common random numbers)" if same_seed else
+               "the points ran with different seeds, so differences between them include chance")
+    text = f"Error bars: 95% confidence intervals (Student t) over {n} replications; {numbers}. Intervals are cut at 0."
     missing = table.loc[table["status"] != "finished"].drop_duplicates("point")
     if len(missing):
         what = "; ".join(f"point {int(r.point)} " + ", ".join(f"{k}={fmt_value(r[k], study.null_label)}" for k in study.keys)
@@ -146,8 +147,9 @@ def _panels(n: int) -> tuple[int, int]:
 
 
 def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike,
-                   formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Key metrics against the first swept key, a line per value of the second."""
+                   formats: Sequence[str] = FORMATS, same_seed: bool = True) -> list[Path]:
+    """Key metrics against the first swept key, a line per value of the second
+    (``same_seed``: the points share their random numbers, as the footnote says)."""
     out_dir = Path(out_dir)
     x_key = study.keys[0]
     hue_key = study.keys[1] if len(study.keys) > 1 else None
@@ -211,7 +213,7 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.4 / height),
                    ncol=min(len(labels), 4), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.62 if handles else 0.4) / height))
-    _add_footnote(fig, _footnote(table, study))
+    _add_footnote(fig, _footnote(table, study, same_seed))
     return _save(fig, out_dir, "metrics", formats)
 
 

@@ -21,13 +21,10 @@ import pandas as pd
 import yaml
 
 from . import figures
-from .aggregate import Point, value_of
+from .aggregate import NOT_SCENARIO, Point, seed_of, value_of
 from .recovery import MEASURES, RECOVERY_CSV
 from .study import StudySpec, metric_info
-from .sweep import RESUME_KEY
 
-NOT_SCENARIO = ("study", "progress", "output", RESUME_KEY)
-"""Top-level keys that do not change the simulated scenario."""
 
 
 def _num(x: Any) -> str:
@@ -67,6 +64,29 @@ def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _short(value: Any) -> str:
     text = "null" if value is None else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def differing_keys(configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The scenario keys whose values are not the same in every config, in order.
+
+    A subtree some configs do not have (another town's units, say) is one
+    key: its shortest parent missing from one of them. The seed is not one:
+    it is no setting to compare (the report says when seeds differ).
+    """
+    flats = [_flatten({k: v for k, v in c.items() if k not in (*NOT_SCENARIO, "seed")}) for c in configs]
+    keys: list[str] = []
+    for key in sorted({k for f in flats for k in f}, key=lambda k: (k.split(".")[0], k)):
+        if any(key == k or key.startswith(k + ".") for k in keys):
+            continue
+        parts = key.split(".")
+        parent = next((".".join(parts[:i]) for i in range(1, len(parts))
+                       if not all(any(k == ".".join(parts[:i]) or k.startswith(".".join(parts[:i]) + ".") for k in f)
+                                  for f in flats)), None)
+        if parent is not None:
+            keys.append(parent)
+        elif not all(key in f for f in flats) or any(f[key] != flats[0][key] for f in flats):
+            keys.append(key)
+    return keys
 
 
 def differences_from_default(config: Mapping[str, Any], default: Mapping[str, Any],
@@ -238,15 +258,25 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
             "of every point is in its `summary.json` and `.hydra/config.yaml`.", ""]
 
     out += ["## 4. Experimentation", ""]
+    seeds = {p.num: seed_of(p) for p in finished}
+    one_seed = len(set(seeds.values())) <= 1
     if cfg:
+        seed_text = f"seed {cfg.get('seed')}" if one_seed else "seeds " + ", ".join(
+            f"{seed} (point {num})" for num, seed in seeds.items())
         out += [f"- run length: {cfg.get('horizon_days')} days, of which the first {cfg.get('warmup_days')} "
                 "days are warm-up (the town starts empty; matters reported in the warm-up are not measured)",
-                f"- replications: {cfg.get('replications')} per point; seed {cfg.get('seed')}"]
-    out += ["- random numbers: replication r of every point uses the same seed stream "
-            "(`SeedSequence(seed, spawn_key=(r, purpose, index))`, streams keyed by purpose and by arrival "
-            "block or grid), so all points see the same reported matters: **common random numbers**",
-            "- intervals: 95% Student-t confidence intervals over replications; differences to the baseline "
-            "are paired by replication (the t interval of the r-by-r differences)", ""]
+                f"- replications: {cfg.get('replications')} per point; {seed_text}"]
+    if one_seed:
+        out += ["- random numbers: replication r of every point uses the same seed stream "
+                "(`SeedSequence(seed, spawn_key=(r, purpose, index))`, streams keyed by purpose and by arrival "
+                "block or grid), so all points see the same reported matters: **common random numbers**",
+                "- intervals: 95% Student-t confidence intervals over replications; differences to the baseline "
+                "are paired by replication (the t interval of the r-by-r differences)", ""]
+    else:
+        out += ["- random numbers: **the points ran with different seeds**, so they do not see the same "
+                "reported matters: differences between them include chance, and only points with the "
+                "baseline's seed are paired with it",
+                "- intervals: 95% Student-t confidence intervals over replications", ""]
 
     out += ["## 5. Results", ""]
     for f in figure_files:
@@ -272,9 +302,14 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
                 "are closed and the backlog grows for the whole run (a significant upward trend; see `stability` "
                 "in the point's `summary.json`). Their means depend on the run length and understate the problem; "
                 "read them as 'overloaded', not as steady-state values.", ""]
+    unpaired = [p for p in finished if base is not None and p.num != base.num and seeds.get(p.num) != seeds.get(base.num)]
     if base is None or base.status != "finished":
         out += ["No paired differences: the baseline point has no results.", ""]
-    elif len(diffs):
+    elif unpaired:
+        out += [f"No paired differences for point(s) {', '.join(str(p.num) for p in unpaired)}: a different seed "
+                f"from the baseline's ({seeds.get(base.num)}), so their replications are not pairs. Compare "
+                "their intervals above instead, or run them again with the same seed.", ""]
+    if base is not None and base.status == "finished" and len(diffs):
         out += [f"Paired differences against the baseline (point {base.num}: {_point_label(base, study)}): "
                 "mean difference [95% CI] over replication pairs; `*` marks an interval that excludes 0 "
                 "(every metric is in `paired_differences.csv`):", ""]
@@ -323,6 +358,12 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     out.append("")
 
     out += ["## 7. Reproduce", ""]
+    if plan.get("runs"):  # a comparison of separate runs (python -m sim.report OUT --runs ...)
+        out += ["The points are separate runs, compared with "
+                f"`python -m sim.report {sweep_dir} --runs {' '.join(plan['runs'])}`:", ""]
+        out += [f"- point {i}: `{run}`; re-run it and check the metrics are identical: "
+                f"`python -m sim.replay {run}`" for i, run in enumerate(plan["runs"])]
+        return "\n".join(out + [""])
     cmds = _command(plan)
     if cmds:
         out += ["The sweep was run with (from the project folder):", "", "```", *cmds, "```", ""]
