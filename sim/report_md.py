@@ -42,6 +42,14 @@ def _ci(mean: Any, lo: Any, hi: Any) -> str:
     return f"{_num(mean)} [{_num(lo)}, {_num(hi)}]"
 
 
+def _within(metric: str, low: Any, high: Any) -> tuple[Any, Any]:
+    """A metric's confidence interval cut to the values it can take (as the figures draw it)."""
+    floor, ceiling = metric_info(metric).bounds
+    def finite(x: Any) -> bool:
+        return x is not None and math.isfinite(float(x))
+    return (max(float(low), floor) if finite(low) else low, min(float(high), ceiling) if finite(high) else high)
+
+
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     def esc(cell: str) -> str:
         return str(cell).replace("|", "\\|").replace("\n", " ")
@@ -155,7 +163,7 @@ def _recovery_section(recovered: pd.DataFrame, points: Sequence[Point], study: S
         return text
 
     rows = _point_rows(recovered, "measure", MEASURES, points, study, cell)
-    header = ["point", *study.keys, *MEASURES.values()]
+    header = ["point", *map(study.label, study.keys), *MEASURES.values()]
     return out + [_md_table(header, rows), ""]
 
 
@@ -283,7 +291,8 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         if f.suffix == ".png":
             out += [f"![{f.stem}]({f.name})", ""]
     metrics = list(study.metrics)
-    header = ["point", *study.keys, "status", *[f"{metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
+    header = ["point", *map(study.label, study.keys), "status",
+              *[f"{metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
     rows = []
     for p in points:
         status = p.status + (" (baseline)" if base is not None and p.num == base.num else "")
@@ -292,9 +301,10 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         cells = [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys], status]
         for m in metrics:
             s = (p.metrics or {}).get(m)
-            cells.append(_ci(s["mean"], s["ci95_low"], s["ci95_high"]) if s else "—")
+            cells.append(_ci(s["mean"], *_within(m, s["ci95_low"], s["ci95_high"])) if s else "—")
         rows.append(cells)
-    out += ["Mean [95% CI] of the key metrics at each point (every metric is in `sweep_summary.csv`):", "",
+    out += ["Mean [95% CI] of the key metrics at each point, intervals cut at 0 and shares at 1 (every metric, "
+            "with its interval as computed, is in `sweep_summary.csv`):", "",
             _md_table(header, rows), ""]
     unstable = [p for p in points if p.unstable]
     if unstable:
@@ -313,7 +323,8 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         out += [f"Paired differences against the baseline (point {base.num}: {_point_label(base, study)}): "
                 "mean difference [95% CI] over replication pairs; `*` marks an interval that excludes 0 "
                 "(every metric is in `paired_differences.csv`):", ""]
-        header = ["point", *study.keys, *[f"Δ {metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
+        header = ["point", *map(study.label, study.keys),
+                  *[f"Δ {metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
         def cell(m: str, r) -> str:
             star = "*" if math.isfinite(r.diff_ci95_low) and (r.diff_ci95_low > 0 or r.diff_ci95_high < 0) else ""
             return _ci(r.diff_mean, r.diff_ci95_low, r.diff_ci95_high) + star
