@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import base_config
+from conftest import base_config, tiny_town_config
 
+from sim.config import build_job
 from sim.metrics import METRICS
 from sim.report import write_report
+from sim.runner import backlog_title
 from sim.study import METRIC_INFO
 
 STUDY = {"name": "t", "title": "Test study", "question": "Which staffing?",
@@ -67,3 +69,10 @@ def test_time_metrics_say_hours_and_shares_are_bounded():
     for name, info in METRIC_INFO.items():
         assert info.unit != "h", name
         assert info.bounds == ((0.0, 1.0) if info.unit.startswith("share") else (0.0, float("inf"))), name
+
+
+def test_a_runs_backlog_figure_is_titled_with_what_tells_two_runs_apart():
+    one, _ = build_job(tiny_town_config())
+    two, _ = build_job(tiny_town_config(staffing__workers_per_grid=2, staffing__pooling="unit"))
+    assert "1 worker(s) per grid each serving their own grid" in backlog_title(one, 2)
+    assert "2 worker(s) per grid pooled per unit" in backlog_title(two, 2)
