@@ -158,9 +158,9 @@ def test_no_more_processes_than_parts(monkeypatch, town, parts):
     started = []
 
     class Recording(parallel.ProcessPoolExecutor):
-        def __init__(self, max_workers):
+        def __init__(self, max_workers, **options):  # options: the workers' initializer
             started.append(max_workers)
-            super().__init__(max_workers=max_workers)
+            super().__init__(max_workers=max_workers, **options)
 
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", Recording)
     scenario = load_scenario(["horizon_days=3", "warmup_days=0", f"replications={2 if not town else 1}", *town])
