@@ -41,6 +41,9 @@ SUMMARY_COLUMNS = ("metric", "mean", "ci95_low", "ci95_high", "replications", "s
 """Columns of ``sweep_summary.csv`` after ``point`` and the swept keys. ``unstable_replications``
 counts replications whose backlog grows without bound (``sim.stability``): their
 means depend on the horizon and understate the problem."""
+NOT_SCENARIO = ("study", "progress", "output", "jobs", RESUME_KEY)
+"""Top-level keys that do not change the simulated scenario (``jobs`` changes
+where it runs, never its results)."""
 DIFF_COLUMNS = ("metric", "baseline_point", "baseline_mean", "mean", "diff_mean", "diff_ci95_low",
                 "diff_ci95_high", "pairs")
 """Columns of ``paired_differences.csv`` after ``point`` and the swept keys."""
@@ -143,7 +146,12 @@ def load_points(sweep_dir: str | Path) -> list[Point]:
 
 
 def swept_keys(points: Sequence[Point], plan_swept: Sequence[str] = ()) -> list[str]:
-    """Keys swept by the plan, then any other key whose override differs between points."""
+    """Keys swept by the plan, then any other scenario key whose override differs between points.
+
+    A seed, or a key that does not change the scenario (``jobs``), set
+    differently on some points is no axis to plot against unless the plan
+    sweeps it (the report says when seeds differ).
+    """
     keys = [k for k in plan_swept if k != RESUME_KEY]
     values: dict[str, set[str]] = {}
     for p in points:
@@ -153,7 +161,8 @@ def swept_keys(points: Sequence[Point], plan_swept: Sequence[str] = ()) -> list[
         for k in values:
             if not any(override_key(o) == k for o in p.overrides):
                 values[k].add("<default>")
-    keys += [k for k, v in values.items() if len(v) > 1 and k not in keys and k != RESUME_KEY]
+    keys += [k for k, v in values.items()
+             if len(v) > 1 and k not in keys and k != "seed" and k.split(".")[0] not in NOT_SCENARIO]
     return keys
 
 
@@ -219,9 +228,14 @@ def summary_table(points: Sequence[Point], keys: Sequence[str]) -> pd.DataFrame:
                                                        "unstable_replications": "Int64"})
 
 
+def seed_of(point: Point) -> Any:
+    """The seed a point ran with: its manifest's, else its config's."""
+    return (point.manifest or {}).get("seed", point.config.get("seed"))
+
+
 def pairing_problem(point: Point, base: Point) -> str | None:
     """Why two finished points cannot be paired replication by replication, or ``None``."""
-    seeds = [(p.manifest or {}).get("seed", p.config.get("seed")) for p in (point, base)]
+    seeds = [seed_of(p) for p in (point, base)]
     if seeds[0] != seeds[1]:
         return f"different seeds ({seeds[0]} vs {seeds[1]})"
     return None

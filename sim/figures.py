@@ -107,11 +107,13 @@ def _position(value: Any, order: Sequence[Any], numeric: bool) -> float:
     return math.nan
 
 
-def _footnote(table: pd.DataFrame, study: StudySpec) -> str:
+def _footnote(table: pd.DataFrame, study: StudySpec, same_seed: bool = True) -> str:
     reps = table.loc[table["status"] == "finished", "replications"]
     n = int(reps.max()) if len(reps) else 0
-    text = (f"Error bars: 95% confidence intervals (Student t) over {n} replications; "
-            "the same random numbers at every point (common random numbers). Intervals are cut at 0.")
+    numbers = ("the same random numbers at every point (common random numbers)" if same_seed else
+               "the points ran with different seeds, so differences between them include chance")
+    text = (f"Error bars: 95% confidence intervals (Student t) over {n} replications; {numbers}. "
+            "Intervals are cut at 0 (and shares at 1).")
     missing = table.loc[table["status"] != "finished"].drop_duplicates("point")
     if len(missing):
         what = "; ".join(f"point {int(r.point)} " + ", ".join(f"{k}={fmt_value(r[k], study.null_label)}" for k in study.keys)
@@ -146,8 +148,9 @@ def _panels(n: int) -> tuple[int, int]:
 
 
 def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.PathLike,
-                   formats: Sequence[str] = FORMATS) -> list[Path]:
-    """Key metrics against the first swept key, a line per value of the second."""
+                   formats: Sequence[str] = FORMATS, same_seed: bool = True) -> list[Path]:
+    """Key metrics against the first swept key, a line per value of the second
+    (``same_seed``: the points share their random numbers, as the footnote says)."""
     out_dir = Path(out_dir)
     x_key = study.keys[0]
     hue_key = study.keys[1] if len(study.keys) > 1 else None
@@ -168,8 +171,9 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             order = np.argsort(xs)
             xs, m = xs[order], sel["mean"].to_numpy()[order]
             lo, hi = sel["ci95_low"].to_numpy()[order], sel["ci95_high"].to_numpy()[order]
-            # Every metric is >= 0: a t interval reaching below 0 is drawn down to 0 only.
-            lo = np.maximum(lo, 0.0)
+            # A t interval reaching past what the metric can take (below 0, a share above 1) is drawn to there only.
+            floor, ceiling = metric_info(metric).bounds
+            lo, hi = np.maximum(lo, floor), np.minimum(hi, ceiling)
             err = np.vstack([np.where(np.isfinite(lo), m - lo, 0.0), np.where(np.isfinite(hi), hi - m, 0.0)])
             label = None if hue_key is None else f"{study.label(hue_key)}: {fmt_value(hue, study.null_label)}"
             ax.errorbar(xs, m, yerr=err, marker="o", markersize=4, capsize=3, linewidth=1.5,
@@ -179,10 +183,15 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
                 ax.scatter(xs[unstable], m[unstable], s=120, facecolors="none", edgecolors="red", linewidths=1.5,
                            zorder=3, label=UNSTABLE_LABEL)
         if x_key in base:
-            bx = _position(base[x_key], x_order, numeric)
-            if math.isfinite(bx):
+            # Ringed, not a vertical line: with a second swept key the line
+            # would cross every curve, and the baseline is on one of them.
+            at_base = part[[_same(r[x_key], base[x_key]) and (hue_key is None or _same(r[hue_key], base.get(hue_key)))
+                            for _, r in part.iterrows()]]
+            if len(at_base):
                 what = "; ".join(f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in study.baseline)
-                ax.axvline(bx, color="grey", linestyle=":", linewidth=1, label=f"baseline point: {what}")
+                ax.scatter([_position(base[x_key], x_order, numeric)], at_base["mean"].to_numpy()[:1], s=150,
+                           facecolors="none", edgecolors="black", linewidths=1.3, zorder=4,
+                           label=f"baseline point: {what}", gid="baseline")
         if metric in dict(study.targets):
             ax.axhline(dict(study.targets)[metric], color="tab:red", linestyle="--", linewidth=1,
                        label=f"target ({_num_label(dict(study.targets)[metric], metric_info(metric).unit)})")
@@ -211,7 +220,7 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.4 / height),
                    ncol=min(len(labels), 4), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - (0.62 if handles else 0.4) / height))
-    _add_footnote(fig, _footnote(table, study))
+    _add_footnote(fig, _footnote(table, study, same_seed))
     return _save(fig, out_dir, "metrics", formats)
 
 
@@ -220,8 +229,11 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     """For two swept keys: each key metric's mean on the grid of their values."""
     out_dir = Path(out_dir)
     x_key, y_key = study.keys[0], study.keys[1]
+    from matplotlib.patches import Rectangle
+
     x_order = _axis_values(list(table[x_key]))[0]
     y_order = _axis_values(list(table[y_key]))[0]
+    base = dict(study.baseline)
     ok = table[table["status"] == "finished"]
     rows, cols = _panels(len(study.metrics))
     height = 3.4 * rows + 0.5
@@ -248,6 +260,11 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
                 text = "failed" if not np.isfinite(v) else f"{v:.3g}" + ("\nunstable" if unstable[i, j] else "")
                 ax.text(j, i, text, ha="center", va="center",
                         fontsize=8, color="white" if np.isfinite(v) and v < mid else "black")
+        if x_key in base and y_key in base:
+            bi, bj = _position(base[y_key], y_order, False), _position(base[x_key], x_order, False)
+            if math.isfinite(bi) and math.isfinite(bj):
+                ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.2,
+                                       gid="baseline"))
         ax.set_xticks(range(len(x_order)), [fmt_value(v, study.null_label) for v in x_order])
         ax.set_yticks(range(len(y_order)), [fmt_value(v, study.null_label) for v in y_order])
         ax.set_xlabel(study.label(x_key))
@@ -257,9 +274,12 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         ax.axis("off")
     fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
+    baseline = (";\noutlined in red: the baseline point (" + ", ".join(
+        f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in study.baseline) + ")"
+        if x_key in base and y_key in base else "")
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
                        "sweep_summary.csv); 'failed' marks a point without results; 'unstable' a point whose "
-                       "backlog grows all run.")
+                       f"backlog grows all run{baseline}.")
     return _save(fig, out_dir, "heatmap", formats)
 
 

@@ -18,6 +18,7 @@ without ``flock``), is left alone; so are files not named like ours.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -45,7 +46,7 @@ class OutputOptions:
     jobs: int = 1  # processes for the run's independent parts (sim.parallel); -1 = every core
 
 
-PACKAGES = ("gridgov", "simpy", "numpy", "scipy", "pandas", "matplotlib", "hydra-core", "omegaconf")
+PACKAGES = ("gridgov", "simpy", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "hydra-core", "omegaconf")
 
 
 TEMP_MARK = "gridgov-"
@@ -235,22 +236,60 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
 
 
 def git_revision() -> dict[str, Any]:
-    """Commit of the code that ran, and whether the work tree had changes."""
+    """Commit of the code that ran, and whether the work tree had changes.
+
+    Only when this package's own files are tracked by the repository around
+    them: a copy installed into a folder inside some other checkout (a
+    virtual environment in a project, say) would otherwise record that
+    project's commit as its own. ``None`` where there is no such checkout.
+    """
     here = Path(__file__).resolve().parent
+    unknown: dict[str, Any] = {"commit": None, "dirty": None}
     try:
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", Path(__file__).name], cwd=here,
+                                 capture_output=True, text=True, timeout=10)
+        if tracked.returncode != 0:  # not a checkout, or one that does not track this file
+            return unknown
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
-            return {"commit": None, "dirty": None}
+            return unknown
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
                                capture_output=True, text=True, timeout=10)
         return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        return unknown
+
+
+def source_digest() -> dict[str, Any]:
+    """SHA-256 of the ``sim`` package's Python source that ran (file names and
+    contents, in name order), and where it was.
+
+    It identifies the code where git cannot: an installed copy outside any
+    checkout, or a work tree with uncommitted changes (two runs of a dirty
+    tree with the same digest ran the same code).
+    """
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    files = sorted(here.glob("*.py"))
+    for path in files:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return {"sha256": h.hexdigest(), "files": len(files), "path": str(here)}
 
 
 def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that can change a run's results or files.
+
+    ``gridgov`` is the version of the ``sim`` package that ran (its
+    ``__version__``), not that of whichever copy is installed: with
+    ``PYTHONPATH`` pointing at another checkout they differ.
+    """
+    from . import __version__
+
     out: dict[str, str | None] = {}
     for name in PACKAGES:
+        if name == "gridgov":
+            out[name] = __version__
+            continue
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -267,6 +306,7 @@ def manifest(seed: int, wall_seconds: float, extra: dict[str, Any] | None = None
         "platform": platform.platform(),
         "packages": package_versions(),
         "git": git_revision(),
+        "source": source_digest(),
         "argv": sys.argv,
         **(extra or {}),
     }

@@ -10,7 +10,10 @@ cannot be replayed.
 
 Equality is exact: with the same seed, config and code, a run is
 deterministic. A difference therefore means the code or the installed
-packages changed since the run (the saved manifest records both).
+packages changed since the run. Both are recorded in the manifests, and the
+replay compares them and says which changed (the source digest, the git
+commit and its uncommitted changes, package and Python versions), whether
+the results differ or not.
 
 The Hydra way gives the same run without the check::
 
@@ -58,6 +61,54 @@ def compare(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return diffs
 
 
+def _short(digest: Any) -> str:
+    return "unknown" if not digest else str(digest)[:12]
+
+
+def _code_label(manifest: dict[str, Any]) -> str:
+    git = manifest.get("git") or {}
+    source = (manifest.get("source") or {}).get("sha256")
+    parts = [f"source sha256 {_short(source)}" if source else "no source digest (older run)"]
+    if git.get("commit"):
+        parts.append(f"git commit {_short(git['commit'])}" + (" with uncommitted changes" if git.get("dirty") else ""))
+    else:
+        parts.append("not run from a git checkout")
+    return ", ".join(parts)
+
+
+def code_changes(saved: dict[str, Any], new: dict[str, Any]) -> tuple[bool | None, list[str]]:
+    """Whether two manifests ran the same code, and every version that changed.
+
+    Returns:
+        ``True`` (same source digest, or the same clean git commit when the
+        saved run has no digest), ``False`` (different), or ``None`` (cannot
+        tell); and one line per difference in code, package or Python version.
+    """
+    lines = []
+    a, b = (saved.get("source") or {}).get("sha256"), (new.get("source") or {}).get("sha256")
+    ga, gb = saved.get("git") or {}, new.get("git") or {}
+    if a and b:
+        same: bool | None = a == b
+    elif ga.get("commit") and gb.get("commit"):
+        same = False if ga["commit"] != gb["commit"] else (True if not ga.get("dirty") and not gb.get("dirty") else None)
+    else:
+        same = None
+    if same is not True:
+        lines.append(f"code: saved run {_code_label(saved)}; now {_code_label(new)}")
+    pa, pb = saved.get("packages") or {}, new.get("packages") or {}
+    def version(versions: dict[str, Any], name: str) -> str:
+        if name not in versions:
+            return "not recorded"
+        return versions[name] or "not installed"
+
+    for name in sorted(set(pa) | set(pb)):
+        if name not in pa or name not in pb or pa[name] != pb[name]:
+            lines.append(f"package {name}: saved run {version(pa, name)}, now {version(pb, name)}")
+    if saved.get("python") != new.get("python"):
+        lines.append(f"Python: saved run {saved.get('python')}, now {new.get('python')}")
+    return same, lines
+
+
 class SavedRunError(ValueError):
     """A run folder whose summary.json cannot be read back as a gridgov run."""
 
@@ -100,13 +151,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gridgov: cannot replay: the saved config is not valid for this code: {exc}", file=sys.stderr)
         return 2
     out = args.out or str(Path(args.run_dir) / "replay")
+    same, changes = code_changes(_manifest(Path(args.run_dir)), _manifest(Path(out)))
+    if same is True and not changes:
+        versions = f"same code ({_code_label(_manifest(Path(out)))}) and package versions as the saved run"
+    elif same is None:
+        versions = "cannot tell whether the code is the saved run's"
+    else:
+        versions = "the code or the versions differ from the saved run's"
     if diffs:
-        print(f"NOT reproduced: {len(diffs)} values differ (new run in {out}):", file=sys.stderr)
+        print(f"NOT reproduced: {len(diffs)} values differ (new run in {out}); {versions}"
+              + (": a run should be deterministic, please report it" if same is True and not changes else ""),
+              file=sys.stderr)
         for d in diffs[:50]:
             print(f"  {d}", file=sys.stderr)
+        for c in changes:
+            print(f"  {c}", file=sys.stderr)
         return 1
-    print(f"reproduced: every metric of every replication is identical (new run in {out})")
+    print(f"reproduced: every metric of every replication is identical (new run in {out}); {versions}")
+    for c in changes:
+        print(f"  {c}")
     return 0
+
+
+def _manifest(run_dir: Path) -> dict[str, Any]:
+    """The manifest in ``run_dir/summary.json`` (empty if there is none)."""
+    try:
+        with open(run_dir / "summary.json", encoding="utf-8") as fh:
+            return json.load(fh).get("manifest") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 if __name__ == "__main__":

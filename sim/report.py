@@ -60,12 +60,15 @@ class FigureJob:
         study: the study (title, swept keys, metrics, the surge).
         formats: the file formats to save it in.
         warmup_days: the warm-up shaded on the backlog figure.
+        same_seed: every finished point ran with the same seed (common
+            random numbers), as the figures' footnotes then say.
     """
 
     kind: str
     study: StudySpec
     formats: tuple[str, ...]
     warmup_days: float | None = None
+    same_seed: bool = True
 
     def files(self, sweep_dir: Path) -> list[Path]:
         return [sweep_dir / f"{self.kind}.{fmt}" for fmt in self.formats]
@@ -82,7 +85,7 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
     # which have them loaded already.
     import pandas as pd
 
-    from .aggregate import baseline_point, load_points, paired_differences, summary_table, swept_keys
+    from .aggregate import baseline_point, load_points, paired_differences, seed_of, summary_table, swept_keys
     from .figures import FORMATS
     from .recovery import RECOVERY_CSV, SERIES_CSV, recovery
     from .report_md import build_report
@@ -97,6 +100,8 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
     with_study = [p for p in points if p.status == "finished" and "study" in p.config] + \
                  [p for p in points if "study" in p.config]
     study_cfg = with_study[0].config.get("study") if with_study else None
+    if study_cfg is None and plan.get("runs"):
+        study_cfg = {"name": "comparison"}
     study = parse_study(study_cfg, swept_keys(points, plan.get("swept", [])))
     table = summary_table(points, study.keys)
     with atomic_open(sweep_dir / SUMMARY_CSV) as fh:
@@ -108,8 +113,9 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
 
     jobs: list[FigureJob] = []
     finished = (table["status"] == "finished").any()
+    same_seed = len({seed_of(p) for p in points if p.status == "finished"}) <= 1
     if study.keys and "metrics" in study.figures and finished:
-        jobs.append(FigureJob("metrics", study, FORMATS))
+        jobs.append(FigureJob("metrics", study, FORMATS, same_seed=same_seed))
     if len(study.keys) >= 2 and "heatmap" in study.figures and finished:
         jobs.append(FigureJob("heatmap", study, FORMATS))
     recovered = None
@@ -143,8 +149,11 @@ def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:
         files = figures.backlog_figure(series, job.study, sweep_dir, warmup_days=job.warmup_days,
                                        formats=job.formats)
     else:
-        draw = {"metrics": figures.metrics_figure, "heatmap": figures.heatmap_figure}[job.kind]
-        files = draw(pd.read_csv(sweep_dir / SUMMARY_CSV), job.study, sweep_dir, formats=job.formats)
+        table = pd.read_csv(sweep_dir / SUMMARY_CSV)
+        if job.kind == "metrics":
+            files = figures.metrics_figure(table, job.study, sweep_dir, formats=job.formats, same_seed=job.same_seed)
+        else:
+            files = figures.heatmap_figure(table, job.study, sweep_dir, formats=job.formats)
     if files != job.files(sweep_dir):  # report.md links the files by these names
         raise RuntimeError(f"figure {job} wrote {files}, not the files report.md links to")
     return files
@@ -197,13 +206,67 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
     return sweep_dir / REPORT_MD
 
 
+def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | None = None) -> Path:
+    """Report separate finished runs side by side, as the points of one sweep.
+
+    ``out_dir`` (new, or empty) gets a link ``<i>`` to the i-th run folder and
+    a ``plan.json`` naming the runs and the scenario keys whose values differ
+    between them; then the sweep report is written there: ``sweep_summary.csv``,
+    ``paired_differences.csv`` (each run minus the first, paired by
+    replication when their seeds agree), the figures and ``report.md``. The
+    run folders are only read.
+
+    Raises:
+        FileNotFoundError: a run folder without ``summary.json``.
+        FileExistsError: ``out_dir`` holds files already.
+    """
+    from .report_md import differing_keys
+    from .sweep import PLAN, SUMMARY
+
+    folders = [Path(r).resolve() for r in runs]
+    configs = []
+    for folder in folders:
+        try:
+            with open(folder / SUMMARY, encoding="utf-8") as fh:
+                configs.append(json.load(fh).get("config") or {})
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{folder}: no {SUMMARY}: not the folder of a finished run") from None
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} exists and is not an empty folder: give a new folder for the comparison")
+    out.mkdir(parents=True, exist_ok=True)
+    for i, folder in enumerate(folders):
+        (out / str(i)).symlink_to(folder, target_is_directory=True)
+    from .output import write_json
+
+    write_json(out / PLAN, {"study": "comparison", "points": None, "total": len(folders),
+                            "swept": differing_keys(configs), "sessions": [], "runs": [str(f) for f in folders]})
+    return write_report(out, pool)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.report SWEEP_DIR``: (re)write a sweep folder's summary, figures and report."""
     from .aggregate import load_points
 
     parser = argparse.ArgumentParser(prog="python -m sim.report", description=main.__doc__)
-    parser.add_argument("sweep_dir", help="a sweep folder (hydra.sweep.dir of a `python -m sim -m ...` run)")
+    parser.add_argument("sweep_dir", help="a sweep folder (hydra.sweep.dir of a `python -m sim -m ...` run); "
+                                          "with --runs, a new folder for the comparison")
+    parser.add_argument("--runs", nargs="+", metavar="RUN_DIR",
+                        help="compare these finished run folders (the first is the baseline) in one report, "
+                             "table and figure, written into SWEEP_DIR")
     args = parser.parse_args(argv)
+    if args.runs:
+        if len(args.runs) < 2:
+            print("gridgov: --runs needs at least two run folders to compare", file=sys.stderr)
+            return 2
+        try:
+            path = compare_runs(args.sweep_dir, args.runs)
+        except (FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
+            print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
+            return 2
+        print(f"comparison of {len(args.runs)} runs: wrote {Path(args.sweep_dir) / SUMMARY_CSV}, "
+              f"{Path(args.sweep_dir) / DIFF_CSV} and {path}")
+        return 0
     if not Path(args.sweep_dir).is_dir():
         print(f"gridgov: {args.sweep_dir} is not a folder (expected a sweep folder: hydra.sweep.dir of a "
               "`python -m sim -m ...` run)", file=sys.stderr)

@@ -21,13 +21,10 @@ import pandas as pd
 import yaml
 
 from . import figures
-from .aggregate import Point, value_of
+from .aggregate import NOT_SCENARIO, Point, seed_of, value_of
 from .recovery import MEASURES, RECOVERY_CSV
 from .study import StudySpec, metric_info
-from .sweep import RESUME_KEY
 
-NOT_SCENARIO = ("study", "progress", "output", RESUME_KEY)
-"""Top-level keys that do not change the simulated scenario."""
 
 
 def _num(x: Any) -> str:
@@ -43,6 +40,14 @@ def _ci(mean: Any, lo: Any, hi: Any) -> str:
     if lo is None or (isinstance(lo, float) and not math.isfinite(lo)):
         return _num(mean)
     return f"{_num(mean)} [{_num(lo)}, {_num(hi)}]"
+
+
+def _within(metric: str, low: Any, high: Any) -> tuple[Any, Any]:
+    """A metric's confidence interval cut to the values it can take (as the figures draw it)."""
+    floor, ceiling = metric_info(metric).bounds
+    def finite(x: Any) -> bool:
+        return x is not None and math.isfinite(float(x))
+    return (max(float(low), floor) if finite(low) else low, min(float(high), ceiling) if finite(high) else high)
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -67,6 +72,29 @@ def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _short(value: Any) -> str:
     text = "null" if value is None else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def differing_keys(configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The scenario keys whose values are not the same in every config, in order.
+
+    A subtree some configs do not have (another town's units, say) is one
+    key: its shortest parent missing from one of them. The seed is not one:
+    it is no setting to compare (the report says when seeds differ).
+    """
+    flats = [_flatten({k: v for k, v in c.items() if k not in (*NOT_SCENARIO, "seed")}) for c in configs]
+    keys: list[str] = []
+    for key in sorted({k for f in flats for k in f}, key=lambda k: (k.split(".")[0], k)):
+        if any(key == k or key.startswith(k + ".") for k in keys):
+            continue
+        parts = key.split(".")
+        parent = next((".".join(parts[:i]) for i in range(1, len(parts))
+                       if not all(any(k == ".".join(parts[:i]) or k.startswith(".".join(parts[:i]) + ".") for k in f)
+                                  for f in flats)), None)
+        if parent is not None:
+            keys.append(parent)
+        elif not all(key in f for f in flats) or any(f[key] != flats[0][key] for f in flats):
+            keys.append(key)
+    return keys
 
 
 def differences_from_default(config: Mapping[str, Any], default: Mapping[str, Any],
@@ -135,7 +163,7 @@ def _recovery_section(recovered: pd.DataFrame, points: Sequence[Point], study: S
         return text
 
     rows = _point_rows(recovered, "measure", MEASURES, points, study, cell)
-    header = ["point", *study.keys, *MEASURES.values()]
+    header = ["point", *map(study.label, study.keys), *MEASURES.values()]
     return out + [_md_table(header, rows), ""]
 
 
@@ -238,22 +266,33 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
             "of every point is in its `summary.json` and `.hydra/config.yaml`.", ""]
 
     out += ["## 4. Experimentation", ""]
+    seeds = {p.num: seed_of(p) for p in finished}
+    one_seed = len(set(seeds.values())) <= 1
     if cfg:
+        seed_text = f"seed {cfg.get('seed')}" if one_seed else "seeds " + ", ".join(
+            f"{seed} (point {num})" for num, seed in seeds.items())
         out += [f"- run length: {cfg.get('horizon_days')} days, of which the first {cfg.get('warmup_days')} "
                 "days are warm-up (the town starts empty; matters reported in the warm-up are not measured)",
-                f"- replications: {cfg.get('replications')} per point; seed {cfg.get('seed')}"]
-    out += ["- random numbers: replication r of every point uses the same seed stream "
-            "(`SeedSequence(seed, spawn_key=(r, purpose, index))`, streams keyed by purpose and by arrival "
-            "block or grid), so all points see the same reported matters: **common random numbers**",
-            "- intervals: 95% Student-t confidence intervals over replications; differences to the baseline "
-            "are paired by replication (the t interval of the r-by-r differences)", ""]
+                f"- replications: {cfg.get('replications')} per point; {seed_text}"]
+    if one_seed:
+        out += ["- random numbers: replication r of every point uses the same seed stream "
+                "(`SeedSequence(seed, spawn_key=(r, purpose, index))`, streams keyed by purpose and by arrival "
+                "block or grid), so all points see the same reported matters: **common random numbers**",
+                "- intervals: 95% Student-t confidence intervals over replications; differences to the baseline "
+                "are paired by replication (the t interval of the r-by-r differences)", ""]
+    else:
+        out += ["- random numbers: **the points ran with different seeds**, so they do not see the same "
+                "reported matters: differences between them include chance, and only points with the "
+                "baseline's seed are paired with it",
+                "- intervals: 95% Student-t confidence intervals over replications", ""]
 
     out += ["## 5. Results", ""]
     for f in figure_files:
         if f.suffix == ".png":
             out += [f"![{f.stem}]({f.name})", ""]
     metrics = list(study.metrics)
-    header = ["point", *study.keys, "status", *[f"{metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
+    header = ["point", *map(study.label, study.keys), "status",
+              *[f"{metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
     rows = []
     for p in points:
         status = p.status + (" (baseline)" if base is not None and p.num == base.num else "")
@@ -262,9 +301,10 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         cells = [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys], status]
         for m in metrics:
             s = (p.metrics or {}).get(m)
-            cells.append(_ci(s["mean"], s["ci95_low"], s["ci95_high"]) if s else "—")
+            cells.append(_ci(s["mean"], *_within(m, s["ci95_low"], s["ci95_high"])) if s else "—")
         rows.append(cells)
-    out += ["Mean [95% CI] of the key metrics at each point (every metric is in `sweep_summary.csv`):", "",
+    out += ["Mean [95% CI] of the key metrics at each point, intervals cut at 0 and shares at 1 (every metric, "
+            "with its interval as computed, is in `sweep_summary.csv`):", "",
             _md_table(header, rows), ""]
     unstable = [p for p in points if p.unstable]
     if unstable:
@@ -272,13 +312,19 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
                 "are closed and the backlog grows for the whole run (a significant upward trend; see `stability` "
                 "in the point's `summary.json`). Their means depend on the run length and understate the problem; "
                 "read them as 'overloaded', not as steady-state values.", ""]
+    unpaired = [p for p in finished if base is not None and p.num != base.num and seeds.get(p.num) != seeds.get(base.num)]
     if base is None or base.status != "finished":
         out += ["No paired differences: the baseline point has no results.", ""]
-    elif len(diffs):
+    elif unpaired:
+        out += [f"No paired differences for point(s) {', '.join(str(p.num) for p in unpaired)}: a different seed "
+                f"from the baseline's ({seeds.get(base.num)}), so their replications are not pairs. Compare "
+                "their intervals above instead, or run them again with the same seed.", ""]
+    if base is not None and base.status == "finished" and len(diffs):
         out += [f"Paired differences against the baseline (point {base.num}: {_point_label(base, study)}): "
                 "mean difference [95% CI] over replication pairs; `*` marks an interval that excludes 0 "
                 "(every metric is in `paired_differences.csv`):", ""]
-        header = ["point", *study.keys, *[f"Δ {metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
+        header = ["point", *map(study.label, study.keys),
+                  *[f"Δ {metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
         def cell(m: str, r) -> str:
             star = "*" if math.isfinite(r.diff_ci95_low) and (r.diff_ci95_low > 0 or r.diff_ci95_high < 0) else ""
             return _ci(r.diff_mean, r.diff_ci95_low, r.diff_ci95_high) + star
@@ -309,12 +355,26 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         out.append(f"- Python {man.get('python')} on {man.get('platform')}")
         out.append("- packages: " + ", ".join(f"{k} {v}" for k, v in pk.items() if v))
         git = man.get("git") or {}
+        source = (man.get("source") or {}).get("sha256")
         commits = {((p.manifest or {}).get("git") or {}).get("commit") for p in finished}
-        out.append(f"- code: git commit `{git.get('commit')}`" + (" with uncommitted changes" if git.get("dirty") else "")
-                   + (f" (points ran on {len(commits)} different commits)" if len(commits) > 1 else ""))
+        sources = {((p.manifest or {}).get("source") or {}).get("sha256") for p in finished}
+        code = [f"git commit `{git['commit']}`" + (" with uncommitted changes" if git.get("dirty") else "")
+                if git.get("commit") else "not run from a git checkout"]
+        if source:
+            code.append(f"source SHA-256 `{source}`")
+        spread = [f"{len(commits)} different commits" if len(commits) > 1 else "",
+                  f"{len(sources)} different sources" if len(sources) > 1 else ""]
+        spread = [s for s in spread if s]
+        out.append("- code: " + "; ".join(code) + (f" (points ran on {' and '.join(spread)})" if spread else ""))
     out.append("")
 
     out += ["## 7. Reproduce", ""]
+    if plan.get("runs"):  # a comparison of separate runs (python -m sim.report OUT --runs ...)
+        out += ["The points are separate runs, compared with "
+                f"`python -m sim.report {sweep_dir} --runs {' '.join(plan['runs'])}`:", ""]
+        out += [f"- point {i}: `{run}`; re-run it and check the metrics are identical: "
+                f"`python -m sim.replay {run}`" for i, run in enumerate(plan["runs"])]
+        return "\n".join(out + [""])
     cmds = _command(plan)
     if cmds:
         out += ["The sweep was run with (from the project folder):", "", "```", *cmds, "```", ""]

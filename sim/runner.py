@@ -300,9 +300,7 @@ def run(
         if options.plot:
             from .plots import backlog_plot  # matplotlib only when a figure is drawn: sweep workers start faster
 
-            backlog_plot(out / "backlog.csv", out / "backlog.png",
-                         title=f"Backlog over time: {scenario.town.name}, {layout.n_grids} grids, "
-                               f"{scenario.routing.policy} routing",
+            backlog_plot(out / "backlog.csv", out / "backlog.png", title=backlog_title(scenario, layout.n_grids),
                          warmup_days=scenario.run.warmup_days)
         write_json(out / "summary.json", {
             "metrics": result.summary,
@@ -319,6 +317,16 @@ def run(
             }),
         })
     return result
+
+
+def backlog_title(scenario: Scenario, n_grids: int) -> str:
+    """The title of a run's ``backlog.png``: enough of the scenario to tell
+    the figures of two runs (or two sweep points) apart."""
+    s = scenario.staffing
+    pooled = "each serving their own grid" if s.pooling == "grid" else f"pooled per {s.pooling}"
+    return (f"Backlog over time: {scenario.town.name}, {n_grids} grids, {s.workers_per_grid:g} worker(s) per grid "
+            f"{pooled},\n{scenario.routing.policy} routing, "
+            f"{scenario.arrivals.per_1000_people_day:g} reports per 1,000 people a day")
 
 
 def _workers_per_grid(scenario: Scenario, layout) -> np.ndarray:

@@ -42,6 +42,14 @@ class MetricInfo:
     def axis(self) -> str:
         return f"{self.label} ({self.unit})"
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the metric can take: every metric is at least 0, a share
+        at most 1. Figures and report tables cut confidence intervals to them
+        (a Student-t interval on few replications can reach past them); the
+        saved tables keep the intervals as computed."""
+        return (0.0, 1.0) if self.unit.startswith("share") else (0.0, math.inf)
+
 
 METRIC_INFO: dict[str, MetricInfo] = {
     "events_arrived": MetricInfo("matters reported in the window", "matters"),
@@ -52,17 +60,17 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "queue_mean": MetricInfo("matters waiting for a first handler, time average", "matters"),
     "department_backlog_mean": MetricInfo("department backlog, time average", "open matters"),
     "throughput_per_day": MetricInfo("matters closed", "per day"),
-    "wait_h_mean": MetricInfo("wait for first handler, mean", "h"),
-    "wait_h_p90": MetricInfo("wait for first handler, 90th percentile", "h"),
+    "wait_h_mean": MetricInfo("wait for first handler, mean", "hours"),
+    "wait_h_p90": MetricInfo("wait for first handler, 90th percentile", "hours"),
     "waited_rate": MetricInfo("matters that waited for a first handler", "share of matters"),
-    "response_h_mean": MetricInfo("response time, mean", "h"),
-    "response_h_p90": MetricInfo("response time, 90th percentile", "h"),
-    "urgent_response_h_mean": MetricInfo("urgent response (team on site), mean", "h"),
-    "urgent_response_h_p90": MetricInfo("urgent response (team on site), 90th percentile", "h"),
-    "resolution_h_mean": MetricInfo("resolution time, mean", "h"),
-    "resolution_h_p50": MetricInfo("resolution time, median", "h"),
-    "resolution_h_p90": MetricInfo("resolution time, 90th percentile", "h"),
-    "resolution_h_p95": MetricInfo("resolution time, 95th percentile", "h"),
+    "response_h_mean": MetricInfo("response time, mean", "hours"),
+    "response_h_p90": MetricInfo("response time, 90th percentile", "hours"),
+    "urgent_response_h_mean": MetricInfo("urgent response (team on site), mean", "hours"),
+    "urgent_response_h_p90": MetricInfo("urgent response (team on site), 90th percentile", "hours"),
+    "resolution_h_mean": MetricInfo("resolution time, mean", "hours"),
+    "resolution_h_p50": MetricInfo("resolution time, median", "hours"),
+    "resolution_h_p90": MetricInfo("resolution time, 90th percentile", "hours"),
+    "resolution_h_p95": MetricInfo("resolution time, 95th percentile", "hours"),
     "overdue_rate": MetricInfo("overdue matters", "share of matters"),
     "escalation_rate": MetricInfo("escalated matters", "share of matters"),
     "in_grid_rate": MetricInfo("closed inside the grid", "share of closed matters"),
@@ -87,7 +95,7 @@ def metric_info(name: str) -> MetricInfo:
     if name in METRIC_INFO:
         return METRIC_INFO[name]
     if name.startswith(HOURLY_PREFIX):
-        return MetricInfo(f"response time, mean, reports at {name[len(HOURLY_PREFIX):]}:00-:59", "h")
+        return MetricInfo(f"response time, mean, reports at {name[len(HOURLY_PREFIX):]}:00-:59", "hours")
     return MetricInfo(name.replace("_", " "), "see sim/metrics.py")
 
 DEFAULT_METRICS: tuple[str, ...] = (

@@ -104,7 +104,7 @@ def test_experiment_sweeps_and_reports(name, experiment_sweep):
     assert card["study"]["title"] in report
     assert f"python -m sim -m experiment={name}" in report
     assert "common random numbers" in report and "Paired differences" in report
-    assert "hydra-core" in report and "run time" in report
+    assert "hydra-core" in report and "run time" in report and "source SHA-256 `" in report
 
     # Common random numbers: every point ran with the same seed, so replications pair up.
     seeds = {json.loads((d / "summary.json").read_text())["manifest"]["seed"]

@@ -1,0 +1,83 @@
+"""Separate runs compared in one report (``python -m sim.report OUT --runs A B``).
+
+A planner runs two scenarios one after the other and wants them in one
+table and one figure: the runs become the points of a comparison, the keys
+compared are the scenario values that differ between their saved configs,
+and the paired differences hold only when the runs share their seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.config import build_job
+from sim.output import OutputOptions
+from sim.report import main as report_main
+from sim.report_md import differing_keys
+from sim.runner import run
+
+QUIET = OutputOptions(events=False, plot=False, progress=False)
+
+
+@pytest.fixture
+def make_run(tiny_config, tmp_path):
+    """A finished run folder of the tiny town, two replications of two days."""
+    def make(name: str, **changes) -> Path:
+        cfg = tiny_config(replications=2, arrivals__per_1000_people_day=20.0, **changes)
+        cfg["output"] = {"events": False, "plot": False}
+        scenario, _ = build_job(cfg)
+        run(scenario, tmp_path / name, cfg, QUIET)
+        return tmp_path / name
+    return make
+
+
+def test_two_runs_one_after_the_other_in_one_table_figure_and_report(make_run, tmp_path, capsys):
+    a = make_run("a")
+    b = make_run("b", staffing__workers_per_grid=2, jobs=2)  # jobs changes no result: not a compared key
+    out = tmp_path / "compare"
+    assert report_main([str(out), "--runs", str(a), str(b)]) == 0
+    assert "comparison of 2 runs" in capsys.readouterr().out
+    table = pd.read_csv(out / "sweep_summary.csv")
+    assert list(table.columns[:2]) == ["point", "staffing.workers_per_grid"]
+    assert table.drop_duplicates("point")["staffing.workers_per_grid"].tolist() == [1, 2]
+    diffs = pd.read_csv(out / "paired_differences.csv")
+    assert set(diffs["point"]) == {1} and (diffs["baseline_point"] == 0).all()
+    assert (out / "metrics.png").stat().st_size > 1000 and (out / "metrics.svg").is_file()
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "Study `comparison`: 2 of 2 points finished" in report and "Paired differences" in report
+    assert f"python -m sim.replay {a.resolve()}" in report and "+resume=" not in report
+    assert (a / "summary.json").is_file() and not (a / "sweep_summary.csv").exists()  # the runs are only read
+
+
+def test_runs_with_different_seeds_are_not_paired_and_the_report_says_so(make_run, tmp_path):
+    a = make_run("a")
+    b = make_run("b", staffing__workers_per_grid=2, seed=7)
+    out = tmp_path / "compare"
+    assert report_main([str(out), "--runs", str(a), str(b)]) == 0
+    table = pd.read_csv(out / "sweep_summary.csv")
+    assert "seed" not in table.columns  # a seed is not a setting to plot against
+    assert pd.read_csv(out / "paired_differences.csv").empty
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "the points ran with different seeds" in report and "**common random numbers**" not in report
+    assert "No paired differences for point(s) 1: a different seed" in report
+
+
+def test_comparing_needs_finished_runs_and_a_new_folder(make_run, tmp_path, capsys):
+    a = make_run("a")
+    assert report_main([str(tmp_path / "c1"), "--runs", str(a)]) == 2
+    assert report_main([str(tmp_path / "c2"), "--runs", str(a), str(tmp_path / "missing")]) == 2
+    assert "no summary.json: not the folder of a finished run" in capsys.readouterr().err
+    assert report_main([str(a.parent), "--runs", str(a), str(a)]) == 2
+    assert "is not an empty folder" in capsys.readouterr().err
+
+
+def test_differing_keys():
+    base = {"seed": 1, "jobs": 1, "staffing": {"workers_per_grid": 1, "pooling": "grid"},
+            "town": {"name": "x", "units": {"v": {"population": 1}}}}
+    other = {"seed": 2, "jobs": 2, "staffing": {"workers_per_grid": 1, "pooling": "unit"},
+             "town": {"name": "x", "population": 5}}
+    assert differing_keys([base, other]) == ["staffing.pooling", "town.population", "town.units"]
+    assert differing_keys([base, base]) == []

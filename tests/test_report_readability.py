@@ -1,0 +1,78 @@
+"""What a planner reads in a sweep's figures and report.md, on a hand-made sweep folder.
+
+Two swept keys (workers per grid 1, 2; pooling grid, unit), two
+replications, saved summaries written by hand: the report is built from
+the saved files only, as after any sweep.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import base_config, tiny_town_config
+
+from sim.config import build_job
+from sim.metrics import METRICS
+from sim.report import write_report
+from sim.runner import backlog_title
+from sim.study import METRIC_INFO
+
+STUDY = {"name": "t", "title": "Test study", "question": "Which staffing?",
+         "sweep": {"staffing.workers_per_grid": "workers per grid", "staffing.pooling": "pooling of workers"},
+         "baseline": {"staffing.workers_per_grid": 1, "staffing.pooling": "grid"},
+         "metrics": ["overdue_rate", "response_h_p90"], "figures": ["metrics", "heatmap"]}
+
+
+@pytest.fixture
+def sweep_folder(tmp_path) -> Path:
+    for num, (workers, pooling) in enumerate([(1, "grid"), (1, "unit"), (2, "grid"), (2, "unit")]):
+        cfg = base_config()
+        cfg["staffing"] = {"workers_per_grid": workers, "pooling": pooling}
+        cfg["study"] = STUDY
+        metrics = {m: {"mean": 1.0, "ci95_low": 0.5, "ci95_high": 1.5, "per_replication": [0.5, 1.5]}
+                   for m in METRICS}
+        # Two replications of a rare event: the t interval reaches below 0 and above 1.
+        metrics["overdue_rate"] = {"mean": 0.5 - 0.1 * num, "ci95_low": -0.4, "ci95_high": 1.3,
+                                   "per_replication": [0.1, 0.9 - 0.2 * num]}
+        folder = tmp_path / str(num)
+        folder.mkdir()
+        (folder / ".hydra").mkdir()
+        (folder / ".hydra" / "overrides.yaml").write_text(
+            f"- staffing.workers_per_grid={workers}\n- staffing.pooling={pooling}\n")
+        (folder / "summary.json").write_text(json.dumps({"metrics": metrics, "config": cfg,
+                                                         "manifest": {"seed": cfg["seed"]}}))
+    return tmp_path
+
+
+def test_report_tables_cut_intervals_to_what_a_metric_can_take(sweep_folder):
+    report = (write_report(sweep_folder)).read_text(encoding="utf-8")
+    assert "0.5 [0, 1]" in report  # overdue share at the baseline: not [-0.4, 1.3]
+    assert "-0.4" not in report.split("Paired differences")[0]
+    assert "overdue matters (share of matters)" in report and "response time, 90th percentile (hours)" in report
+    assert "| point | workers per grid | pooling of workers | status |" in report  # the study's labels, not keys
+    saved = pd.read_csv(sweep_folder / "sweep_summary.csv")  # the saved table keeps the interval as computed
+    assert saved.loc[(saved.point == 0) & (saved.metric == "overdue_rate"), "ci95_low"].item() == -0.4
+
+
+def test_figures_mark_the_baseline_point_itself(sweep_folder):
+    write_report(sweep_folder)
+    # The ring (line figure) and the outline (heatmap) carry the id "baseline" in the SVG files.
+    for name in ("metrics.svg", "heatmap.svg"):
+        svg = (sweep_folder / name).read_text(encoding="utf-8")
+        assert svg.count('id="baseline') == len(STUDY["metrics"]), name
+
+
+def test_time_metrics_say_hours_and_shares_are_bounded():
+    for name, info in METRIC_INFO.items():
+        assert info.unit != "h", name
+        assert info.bounds == ((0.0, 1.0) if info.unit.startswith("share") else (0.0, float("inf"))), name
+
+
+def test_a_runs_backlog_figure_is_titled_with_what_tells_two_runs_apart():
+    one, _ = build_job(tiny_town_config())
+    two, _ = build_job(tiny_town_config(staffing__workers_per_grid=2, staffing__pooling="unit"))
+    assert "1 worker(s) per grid each serving their own grid" in backlog_title(one, 2)
+    assert "2 worker(s) per grid pooled per unit" in backlog_title(two, 2)
