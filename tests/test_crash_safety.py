@@ -512,13 +512,36 @@ def test_a_second_ctrl_c_stops_a_sweep_at_once(tmp_path):
             proc.communicate()
     assert proc.returncode == -signal.SIGINT, err[-3000:]
     assert "second Ctrl-C" in err and f"+resume={folder}" in err, err[-3000:]
-    deadline = time.monotonic() + 10  # killed processes take a moment to go
-    while living_in_group(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not living_in_group(proc.pid)
+    assert_none_left(proc.pid)
     for summary in folder.glob("*/summary.json"):  # whatever finished is whole
         json.loads(summary.read_text(encoding="utf-8"))
     assert not (folder / "sweep_summary.csv").exists() and not (folder / "report.md").exists()
+
+
+def interrupt_when(cmd: list[str], ready, settle: float) -> tuple[subprocess.Popen, str]:
+    """Start ``cmd`` in its own process group, press Ctrl-C once ``ready()``
+    (and ``settle`` seconds more), and return it ended, with its error stream."""
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ready(proc) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(settle)
+        assert proc.poll() is None, proc.communicate()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return proc, err
+
+
+def assert_none_left(pgid: int) -> None:
+    deadline = time.monotonic() + 10  # killed processes take a moment to go
+    while living_in_group(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not living_in_group(pgid)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
@@ -526,30 +549,14 @@ def test_ctrl_c_stops_a_parallel_run_with_one_line_and_no_process_left(tmp_path)
     """Ctrl-C during a run whose towns run in parallel (``jobs=2``): one line
     saying the folder holds no finished results, no traceback (from the
     command or its workers), the command ends by SIGINT, and none of its
-    worker processes outlives it (they used to, once the command stopped
-    waiting for them)."""
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "town=synthetic", "town.population=400000", "jobs=2",
-                             f"hydra.run.dir={tmp_path}"], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while len(living_in_group(proc.pid)) < 3 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)  # the command and its two workers
-        time.sleep(0.5)
-        assert proc.poll() is None, proc.communicate()
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+    worker processes outlives it."""
+    proc, err = interrupt_when([sys.executable, "-m", "sim", "town=synthetic", "town.population=400000", "jobs=2",
+                                f"hydra.run.dir={tmp_path}"],
+                               lambda p: len(living_in_group(p.pid)) >= 3, 0.5)  # the command and its two workers
     assert proc.returncode == -signal.SIGINT, err[-3000:]
     assert err.strip() == f"gridgov: run interrupted (Ctrl-C); {tmp_path} holds no summary.json: no finished results"
     assert not (tmp_path / "summary.json").exists()
-    deadline = time.monotonic() + 10  # killed processes take a moment to go
-    while living_in_group(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not living_in_group(proc.pid)
+    assert_none_left(proc.pid)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
@@ -559,26 +566,11 @@ def test_ctrl_c_stops_a_parallel_sweep_with_only_the_way_to_resume(tmp_path):
     resource tracker about the killed workers' locks (which it cleans up),
     the command ends by SIGINT and none of its processes outlives it."""
     folder = tmp_path / "sweep"
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3,4",
-                             "horizon_days=200", "warmup_days=0", "replications=2", "hydra.launcher.n_jobs=2",
-                             f"hydra.sweep.dir={folder}"], start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(folder.glob("*/.hydra"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        assert proc.poll() is None, proc.communicate()
-        os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+    proc, err = interrupt_when([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3,4",
+                                "horizon_days=200", "warmup_days=0", "replications=2", "hydra.launcher.n_jobs=2",
+                                f"hydra.sweep.dir={folder}"],
+                               lambda p: len(list(folder.glob("*/.hydra"))) >= 2, 0.3)
     assert proc.returncode == -signal.SIGINT, err[-3000:]
     assert err.strip() == (f"gridgov: sweep interrupted; report what finished with `python -m sim.report {folder}`, "
                            f"or resume with `+resume={folder}` added to the same command"), err[-3000:]
-    deadline = time.monotonic() + 10  # killed processes take a moment to go
-    while living_in_group(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not living_in_group(proc.pid)
+    assert_none_left(proc.pid)
