@@ -107,6 +107,19 @@ def _position(value: Any, order: Sequence[Any], numeric: bool) -> float:
     return math.nan
 
 
+def _baseline_values(table: pd.DataFrame, study: StudySpec) -> dict[str, Any] | None:
+    """The swept values of the study's baseline point: the first point (in
+    point order, as ``sim.aggregate.baseline_point``) matching every key the
+    baseline names, which need not be every swept key. ``None`` without a
+    baseline or a matching point."""
+    if not study.baseline:
+        return None
+    for _, r in table.drop_duplicates("point").iterrows():
+        if all(_same(r[k], v) for k, v in study.baseline if k in r.index):
+            return {k: r[k] for k in study.keys}
+    return None
+
+
 def _footnote(table: pd.DataFrame, study: StudySpec, same_seed: bool = True) -> str:
     reps = table.loc[table["status"] == "finished", "replications"]
     n = int(reps.max()) if len(reps) else 0
@@ -157,7 +170,7 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     ok = table[table["status"] == "finished"]
     x_order, numeric = _axis_values(list(table[x_key]))
     hues = _axis_values(list(table[hue_key]))[0] if hue_key else [None]
-    base = dict(study.baseline)
+    base = _baseline_values(table, study)
     rows, cols = _panels(len(study.metrics))
     height = 3.4 * rows + 0.9
     plt = pyplot()
@@ -182,10 +195,10 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             if unstable.any():
                 ax.scatter(xs[unstable], m[unstable], s=120, facecolors="none", edgecolors="red", linewidths=1.5,
                            zorder=3, label=UNSTABLE_LABEL)
-        if x_key in base:
+        if base is not None:
             # Ringed, not a vertical line: with a second swept key the line
             # would cross every curve, and the baseline is on one of them.
-            at_base = part[[_same(r[x_key], base[x_key]) and (hue_key is None or _same(r[hue_key], base.get(hue_key)))
+            at_base = part[[_same(r[x_key], base[x_key]) and (hue_key is None or _same(r[hue_key], base[hue_key]))
                             for _, r in part.iterrows()]]
             if len(at_base):
                 what = "; ".join(f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in study.baseline)
@@ -233,7 +246,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
 
     x_order = _axis_values(list(table[x_key]))[0]
     y_order = _axis_values(list(table[y_key]))[0]
-    base = dict(study.baseline)
+    base = _baseline_values(table, study)
     ok = table[table["status"] == "finished"]
     rows, cols = _panels(len(study.metrics))
     height = 3.4 * rows + 0.5
@@ -260,7 +273,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
                 text = "failed" if not np.isfinite(v) else f"{v:.3g}" + ("\nunstable" if unstable[i, j] else "")
                 ax.text(j, i, text, ha="center", va="center",
                         fontsize=8, color="white" if np.isfinite(v) and v < mid else "black")
-        if x_key in base and y_key in base:
+        if base is not None:
             bi, bj = _position(base[y_key], y_order, False), _position(base[x_key], x_order, False)
             if math.isfinite(bi) and math.isfinite(bj):
                 ax.add_patch(Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.2,
@@ -276,7 +289,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
     baseline = (";\noutlined in red: the baseline point (" + ", ".join(
         f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in study.baseline) + ")"
-        if x_key in base and y_key in base else "")
+        if base is not None else "")
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
                        "sweep_summary.csv); 'failed' marks a point without results; 'unstable' a point whose "
                        f"backlog grows all run{baseline}.")

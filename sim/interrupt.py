@@ -145,17 +145,21 @@ def stop_now() -> None:
                  f"`+resume={sweep_dir}` added to the same command")
     elif reporting is not None:
         text += f"; every point had run: write the sweep's report with `python -m sim.report {reporting}`"
-    for stream in (sys.stdout, sys.stderr):  # what the command has printed so far (the log lines)
-        try:
-            stream.flush()
-        except Exception:  # noqa: BLE001 - e.g. a flush already under way in the main thread
-            pass
     end_by_sigint(text)
 
 
 def end_by_sigint(text: str | None) -> None:
     """Print ``text`` (if any) and end the command by SIGINT, as Python does
-    after an uncaught KeyboardInterrupt (status 130 in the shell)."""
+    after an uncaught KeyboardInterrupt (status 130 in the shell).
+
+    What the command has printed so far is flushed first: the signal ends
+    the process without emptying Python's buffers (a run's table printed to
+    a pipe or file just before Ctrl-C was lost)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - e.g. a flush already under way in the main thread
+            pass
     if text:
         os.write(2, (text + "\n").encode())  # not print(): this may run inside a print of the main thread
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -103,7 +103,7 @@ def run_dir_problem(argv: Sequence[str]) -> str | None:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         text = text[1:-1]
     try:
-        Path(text).expanduser().mkdir(parents=True, exist_ok=True)
+        Path(text).mkdir(parents=True, exist_ok=True)  # as Hydra: no ~ expansion (it makes ./~/...)
     except OSError as exc:
         return f"invalid config: hydra.run.dir={text!r}: cannot make the run folder there ({exc.strerror or exc})"
     return None

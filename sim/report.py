@@ -206,6 +206,10 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
     return sweep_dir / REPORT_MD
 
 
+class NotARunError(ValueError):
+    """A run folder given to ``compare_runs`` whose ``summary.json`` is not a run's."""
+
+
 def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | None = None) -> Path:
     """Report separate finished runs side by side, as the points of one sweep.
 
@@ -218,7 +222,9 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
 
     Raises:
         FileNotFoundError: a run folder without ``summary.json``.
+        NotARunError: a ``summary.json`` that is not a run's (unreadable JSON, no config).
         FileExistsError: ``out_dir`` holds files already.
+        OSError: a link cannot be made (Windows without the right to make symbolic links, say).
     """
     from .report_md import differing_keys
     from .sweep import PLAN, SUMMARY
@@ -228,9 +234,14 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
     for folder in folders:
         try:
             with open(folder / SUMMARY, encoding="utf-8") as fh:
-                configs.append(json.load(fh).get("config") or {})
+                saved = json.load(fh)
         except FileNotFoundError:
             raise FileNotFoundError(f"{folder}: no {SUMMARY}: not the folder of a finished run") from None
+        except ValueError as exc:  # cut short, or not JSON
+            raise NotARunError(f"{folder / SUMMARY}: not readable as JSON ({exc})") from None
+        if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+            raise NotARunError(f"{folder / SUMMARY}: not a gridgov run's summary (it has no config)")
+        configs.append(saved["config"])
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not an empty folder: give a new folder for the comparison")
@@ -261,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         try:
             path = compare_runs(args.sweep_dir, args.runs)
-        except (FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
+        except (OSError, NotARunError) as exc:  # FileNotFoundError, FileExistsError, a link refused...
             print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
             return 2
         print(f"comparison of {len(args.runs)} runs: wrote {Path(args.sweep_dir) / SUMMARY_CSV}, "

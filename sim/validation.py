@@ -174,10 +174,13 @@ def cobham_waits(lams: Sequence[float], mu: float, c: int) -> list[float]:
     """Mean waits of non-preemptive priority classes (highest first) in M/M/c
     with one service rate for all: W_k = C / (c mu (1 - s_{k-1}) (1 - s_k)),
     C the Erlang C probability of waiting and s_k the load of classes 1..k
-    (Cobham 1954; Gross and Harris, Fundamentals of Queueing Theory, 3.4)."""
+    (Cobham 1954; Gross and Harris, Fundamentals of Queueing Theory, 3.4).
+    A class whose load with the classes above it reaches 1 waits without
+    bound (``inf``); the classes above it keep finite waits (C = 1 then)."""
     p_wait = erlang_c(sum(lams), mu, c)
     s = np.cumsum([0.0, *lams]) / (c * mu)
-    return [float(p_wait / (c * mu * (1.0 - s[k]) * (1.0 - s[k + 1]))) for k in range(len(lams))]
+    return [math.inf if s[k + 1] >= 1.0 else float(p_wait / (c * mu * (1.0 - s[k]) * (1.0 - s[k + 1])))
+            for k in range(len(lams))]
 
 
 def pk_wait(lam: float, mean_s: float, var_s: float) -> float:

@@ -338,6 +338,19 @@ def test_a_run_folder_that_cannot_be_made_fails_cleanly(tmp_path):
     assert result.stderr.startswith("gridgov: invalid config: hydra.run.dir=") and result.stderr.count("\n") == 1
 
 
+def test_the_run_folder_checked_is_the_one_hydra_makes(tmp_path, monkeypatch):
+    """Hydra does not expand ~ in hydra.run.dir (it runs in ./~/run); the
+    check made (and left empty) a folder in the home folder instead."""
+    from sim.preflight import run_dir_problem
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    assert run_dir_problem(["hydra.run.dir='~/run'", "horizon_days=2"]) is None
+    assert (tmp_path / "~" / "run").is_dir() and not (home / "run").exists()
+
+
 # Sweep-level mistakes that stop the sweep before any point runs: (id, arguments after -m, text on stderr).
 BAD_SWEEPS: list[tuple[str, list[str], str]] = [
     ("surge periods emptied after the swept multiplier", ["experiment=surge", "arrivals.profile.periods=[]"],

@@ -74,6 +74,25 @@ def test_comparing_needs_finished_runs_and_a_new_folder(make_run, tmp_path, caps
     assert "is not an empty folder" in capsys.readouterr().err
 
 
+def test_a_run_folder_with_a_damaged_summary_is_one_line(make_run, tmp_path, capsys, monkeypatch):
+    """A summary.json cut short or of another program ended in a traceback;
+    so did a link the file system refuses (Windows without the right to make one)."""
+    a = make_run("a")
+    for i, text in enumerate(('{"metrics": ', "[1]", '{"metrics": {}}')):
+        other = tmp_path / f"other{i}"
+        other.mkdir()
+        (other / "summary.json").write_text(text)
+        assert report_main([str(tmp_path / f"c{i}"), "--runs", str(a), str(other)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"gridgov: cannot compare: {other.resolve() / 'summary.json'}: ") and err.count("\n") == 1
+
+    def refused(*_args, **_kwargs):
+        raise OSError(1314, "A required privilege is not held by the client")
+    monkeypatch.setattr(Path, "symlink_to", refused)
+    assert report_main([str(tmp_path / "c9"), "--runs", str(a), str(a)]) == 2
+    assert "gridgov: cannot compare: " in capsys.readouterr().err
+
+
 def test_differing_keys():
     base = {"seed": 1, "jobs": 1, "staffing": {"workers_per_grid": 1, "pooling": "grid"},
             "town": {"name": "x", "units": {"v": {"population": 1}}}}

@@ -574,3 +574,13 @@ def test_ctrl_c_stops_a_parallel_sweep_with_only_the_way_to_resume(tmp_path):
     assert err.strip() == (f"gridgov: sweep interrupted; report what finished with `python -m sim.report {folder}`, "
                            f"or resume with `+resume={folder}` added to the same command"), err[-3000:]
     assert_none_left(proc.pid)
+
+
+def test_ending_by_sigint_keeps_what_was_printed():
+    """The signal that ends the command after Ctrl-C skips Python's exit: a
+    run's table printed to a file or pipe just before was lost."""
+    code = "print('the table'); from sim.interrupt import end_by_sigint; end_by_sigint('gridgov: interrupted')"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as in a pipe
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == -signal.SIGINT
+    assert result.stdout == "the table\n" and result.stderr == "gridgov: interrupted\n"

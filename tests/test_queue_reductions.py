@@ -114,6 +114,15 @@ def test_cobham_by_hand_and_the_conservation_law():
     assert float(np.dot(lams, waits) / sum(lams)) == pytest.approx(erlang_c_wait(sum(lams), 1.0, 4), rel=1e-12)
 
 
+
+def test_cobham_when_the_lower_classes_overload_the_servers():
+    # Total load 1.2 on one server: the first class still waits C / (mu (1 - 0.5)) with C = 1 (the
+    # server is always busy); the second waits without bound, not the -10 h the formula gives.
+    assert cobham_waits([0.5, 0.7], 1.0, 1) == [pytest.approx(2.0), math.inf]
+    assert cobham_waits([0.5, 0.5], 1.0, 1)[1] == math.inf  # exactly full: no division by zero
+    assert cobham_waits([1.0, 2.0, 1.5], 1.0, 4)[2] == math.inf
+
+
 # -- M/M/c: every reported metric, and the waiting-time distribution ----------------
 
 REPORTED = ("wait_h_mean", "waited_rate", "wait_h_p90", "queue_mean", "backlog_mean", "worker_utilization",

@@ -65,6 +65,20 @@ def test_figures_mark_the_baseline_point_itself(sweep_folder):
         assert svg.count('id="baseline') == len(STUDY["metrics"]), name
 
 
+@pytest.mark.parametrize("baseline", [{"staffing.workers_per_grid": 2}, {"staffing.pooling": "unit"}])
+def test_a_baseline_naming_one_of_two_swept_keys_is_marked(sweep_folder, baseline):
+    """A baseline may name some swept keys only (the first point matching
+    them is the baseline): it was marked in neither figure."""
+    for summary in sweep_folder.glob("*/summary.json"):
+        data = json.loads(summary.read_text())
+        data["config"]["study"] = {**STUDY, "baseline": baseline}
+        summary.write_text(json.dumps(data))
+    write_report(sweep_folder)
+    for name in ("metrics.svg", "heatmap.svg"):
+        svg = (sweep_folder / name).read_text(encoding="utf-8")
+        assert svg.count('id="baseline') == len(STUDY["metrics"]), name
+
+
 def test_time_metrics_say_hours_and_shares_are_bounded():
     for name, info in METRIC_INFO.items():
         assert info.unit != "h", name
