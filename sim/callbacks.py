@@ -209,7 +209,9 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) ->
         return
     values = "; ".join(f"{k}: " + ", ".join(dict.fromkeys(str(p.get(k)) for p in planned)) for k, _ in study.baseline)
     given = ", ".join(f"{k}={v!r}" for k, v in study.baseline)
-    fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values})")
+    hint = "'study.baseline={" + ",".join(f"{k}:VALUE" for k, _ in study.baseline) + "}'"
+    fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values}); "
+         f"to run these points, compare them with one of them: add {hint}")
 
 
 def _check_reference(study: StudySpec, points: Sequence[Sequence[str]] | None) -> None:

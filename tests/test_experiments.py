@@ -186,7 +186,9 @@ def test_a_failing_report_fails_the_command(tmp_path, jobs):
 @pytest.mark.parametrize("override,needle", [
     ("study.metrics=[bogus_metric]", "study.metrics='bogus_metric'"),
     ("study.metrics=[]", "study.metrics=[]"),
-    ("study.baseline={town.people_per_grid:777}", "study.baseline: town.people_per_grid=777: matches no point"),
+    ("study.baseline={town.people_per_grid:777}", "study.baseline: town.people_per_grid=777: matches no point of "
+     "this sweep (its values: town.people_per_grid: 500, 750, 1000, 1500, 2000, 3000); to run these points, compare "
+     "them with one of them: add 'study.baseline={town.people_per_grid:VALUE}'"),
     ("study.baseline={town.people_per_grid:abc}", "study.baseline: town.people_per_grid='abc': matches no point"),
     ("study.baseline={town.people_per_grid:[1,2]}", "study.baseline.town.people_per_grid=[1, 2]"),
     ("hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs=0"),
