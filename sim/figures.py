@@ -110,14 +110,19 @@ def _position(value: Any, order: Sequence[Any], numeric: bool) -> float:
 def _baseline_values(table: pd.DataFrame, study: StudySpec) -> dict[str, Any] | None:
     """The swept values of the study's baseline point: the first point (in
     point order, as ``sim.aggregate.baseline_point``) matching every key the
-    baseline names, which need not be every swept key. ``None`` without a
-    baseline or a matching point."""
-    if not study.baseline:
-        return None
+    baseline names, which need not be every swept key; without a baseline,
+    the first point (as the paired differences take it: an ad-hoc sweep, a
+    comparison of runs). ``None`` without a matching point."""
     for _, r in table.drop_duplicates("point").iterrows():
         if all(_same(r[k], v) for k, v in study.baseline if k in r.index):
             return {k: r[k] for k in study.keys}
     return None
+
+
+def _baseline_label(base: dict[str, Any], study: StudySpec, sep: str) -> str:
+    """The baseline's values for a legend: those the study names, else every swept key's."""
+    named = study.baseline or tuple((k, base[k]) for k in study.keys)
+    return sep.join(f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in named)
 
 
 def _footnote(table: pd.DataFrame, study: StudySpec, same_seed: bool = True) -> str:
@@ -201,7 +206,7 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             at_base = part[[_same(r[x_key], base[x_key]) and (hue_key is None or _same(r[hue_key], base[hue_key]))
                             for _, r in part.iterrows()]]
             if len(at_base):
-                what = "; ".join(f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in study.baseline)
+                what = _baseline_label(base, study, "; ")
                 ax.scatter([_position(base[x_key], x_order, numeric)], at_base["mean"].to_numpy()[:1], s=150,
                            facecolors="none", edgecolors="black", linewidths=1.3, zorder=4,
                            label=f"baseline point: {what}", gid="baseline")
@@ -287,9 +292,8 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         ax.axis("off")
     fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
-    baseline = (";\noutlined in red: the baseline point (" + ", ".join(
-        f"{study.label(k)} {fmt_value(v, study.null_label)}" for k, v in study.baseline) + ")"
-        if base is not None else "")
+    baseline = (";\noutlined in red: the baseline point (" + _baseline_label(base, study, ", ") + ")"
+                if base is not None else "")
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
                        "sweep_summary.csv); 'failed' marks a point without results; 'unstable' a point whose "
                        f"backlog grows all run{baseline}.")

@@ -18,6 +18,7 @@ from sim.output import OutputOptions
 from sim.report import main as report_main
 from sim.report_md import differing_keys
 from sim.runner import run
+from sim.study import DEFAULT_METRICS
 
 QUIET = OutputOptions(events=False, plot=False, progress=False)
 
@@ -46,6 +47,8 @@ def test_two_runs_one_after_the_other_in_one_table_figure_and_report(make_run, t
     diffs = pd.read_csv(out / "paired_differences.csv")
     assert set(diffs["point"]) == {1} and (diffs["baseline_point"] == 0).all()
     assert (out / "metrics.png").stat().st_size > 1000 and (out / "metrics.svg").is_file()
+    svg = (out / "metrics.svg").read_text(encoding="utf-8")  # the first run, the differences' baseline, is ringed
+    assert svg.count('id="baseline') == len(DEFAULT_METRICS)  # one ring per panel
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "Study `comparison`: 2 of 2 points finished" in report and "Paired differences" in report
     assert f"python -m sim.replay {a.resolve()}" in report and "+resume=" not in report
