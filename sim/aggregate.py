@@ -233,6 +233,11 @@ def seed_of(point: Point) -> Any:
     return (point.manifest or {}).get("seed", point.config.get("seed"))
 
 
+def one_seed(points: Sequence[Point]) -> bool:
+    """Whether every finished point ran with the same seed (common random numbers)."""
+    return len({seed_of(p) for p in points if p.status == "finished"}) <= 1
+
+
 def pairing_problem(point: Point, base: Point) -> str | None:
     """Why two finished points cannot be paired replication by replication, or ``None``."""
     seeds = [seed_of(p) for p in (point, base)]

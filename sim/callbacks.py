@@ -312,6 +312,17 @@ def end_of_command(interrupted: bool) -> None:
             _sweep_lock = None
 
 
+def finish_hint() -> str | None:
+    """How to finish the sweep this command leaves unfinished (after Ctrl-C,
+    once or twice), or ``None`` when it leaves none."""
+    if _open_sweep is not None:
+        return (f"report what finished with `python -m sim.report {_open_sweep}`, or resume with "
+                f"`+resume={_open_sweep}` added to the same command")
+    if _reporting_sweep is not None:
+        return f"every point had run: write the sweep's report with `python -m sim.report {_reporting_sweep}`"
+    return None
+
+
 def _tell_how_to_finish(interrupted: bool) -> None:
     """After a sweep that did not reach its end: report it, or say how to."""
     sweep_dir = _open_sweep
@@ -321,11 +332,10 @@ def _tell_how_to_finish(interrupted: bool) -> None:
         return
     if sweep_dir is None or not any(sweep_dir.glob("*/.hydra")):
         return  # no sweep, or no point started (Hydra rejected a point's config: its error says it all)
-    retry = f"resume with `+resume={sweep_dir}` added to the same command"
     if interrupted:
-        print(f"gridgov: sweep interrupted; report what finished with `python -m sim.report {sweep_dir}`, "
-              f"or {retry}", file=sys.stderr)
+        print(f"gridgov: sweep interrupted; {finish_hint()}", file=sys.stderr)
         return
+    retry = f"resume with `+resume={sweep_dir}` added to the same command"
     print(f"gridgov: the sweep stopped before its end (see the error above); reporting the points that "
           f"finished, then {retry}", file=sys.stderr)
     try:

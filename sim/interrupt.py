@@ -136,16 +136,10 @@ def stop_now() -> None:
     """The second Ctrl-C: kill the command's processes and end it by SIGINT."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third Ctrl-C must not cut this short
     kill_descendants()
-    callbacks = sys.modules.get("sim.callbacks")
-    sweep_dir = getattr(callbacks, "_open_sweep", None)
-    reporting = getattr(callbacks, "_reporting_sweep", None)
+    callbacks = sys.modules.get("sim.callbacks")  # imported only by a sweep
+    hint = callbacks.finish_hint() if callbacks is not None else None
     text = "gridgov: stopped at once (second Ctrl-C); every worker process was killed"
-    if sweep_dir is not None:
-        text += (f"; report what finished with `python -m sim.report {sweep_dir}`, or resume with "
-                 f"`+resume={sweep_dir}` added to the same command")
-    elif reporting is not None:
-        text += f"; every point had run: write the sweep's report with `python -m sim.report {reporting}`"
-    end_by_sigint(text)
+    end_by_sigint(text + (f"; {hint}" if hint else ""))
 
 
 def end_by_sigint(text: str | None) -> None:

@@ -151,9 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gridgov: cannot replay: the saved config is not valid for this code: {exc}", file=sys.stderr)
         return 2
     out = args.out or str(Path(args.run_dir) / "replay")
-    same, changes = code_changes(_manifest(Path(args.run_dir)), _manifest(Path(out)))
+    now = _manifest(Path(out))
+    same, changes = code_changes(_manifest(Path(args.run_dir)), now)
     if same is True and not changes:
-        versions = f"same code ({_code_label(_manifest(Path(out)))}) and package versions as the saved run"
+        versions = f"same code ({_code_label(now)}) and package versions as the saved run"
     elif same is None:
         versions = "cannot tell whether the code is the saved run's"
     else:

@@ -85,7 +85,7 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
     # which have them loaded already.
     import pandas as pd
 
-    from .aggregate import baseline_point, load_points, paired_differences, seed_of, summary_table, swept_keys
+    from .aggregate import baseline_point, load_points, one_seed, paired_differences, summary_table, swept_keys
     from .figures import FORMATS
     from .recovery import RECOVERY_CSV, SERIES_CSV, recovery
     from .report_md import build_report
@@ -113,7 +113,7 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
 
     jobs: list[FigureJob] = []
     finished = (table["status"] == "finished").any()
-    same_seed = len({seed_of(p) for p in points if p.status == "finished"}) <= 1
+    same_seed = one_seed(points)
     if study.keys and "metrics" in study.figures and finished:
         jobs.append(FigureJob("metrics", study, FORMATS, same_seed=same_seed))
     if len(study.keys) >= 2 and "heatmap" in study.figures and finished:

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from . import figures
-from .aggregate import NOT_SCENARIO, Point, seed_of, value_of
+from .aggregate import NOT_SCENARIO, Point, one_seed, pairing_problem, seed_of, value_of
 from .recovery import MEASURES, RECOVERY_CSV
 from .study import StudySpec, metric_info
 
@@ -267,14 +267,14 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
 
     out += ["## 4. Experimentation", ""]
     seeds = {p.num: seed_of(p) for p in finished}
-    one_seed = len(set(seeds.values())) <= 1
+    same_seed = one_seed(finished)
     if cfg:
-        seed_text = f"seed {cfg.get('seed')}" if one_seed else "seeds " + ", ".join(
+        seed_text = f"seed {cfg.get('seed')}" if same_seed else "seeds " + ", ".join(
             f"{seed} (point {num})" for num, seed in seeds.items())
         out += [f"- run length: {cfg.get('horizon_days')} days, of which the first {cfg.get('warmup_days')} "
                 "days are warm-up (the town starts empty; matters reported in the warm-up are not measured)",
                 f"- replications: {cfg.get('replications')} per point; {seed_text}"]
-    if one_seed:
+    if same_seed:
         out += ["- random numbers: replication r of every point uses the same seed stream "
                 "(`SeedSequence(seed, spawn_key=(r, purpose, index))`, streams keyed by purpose and by arrival "
                 "block or grid), so all points see the same reported matters: **common random numbers**",
@@ -312,7 +312,7 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
                 "are closed and the backlog grows for the whole run (a significant upward trend; see `stability` "
                 "in the point's `summary.json`). Their means depend on the run length and understate the problem; "
                 "read them as 'overloaded', not as steady-state values.", ""]
-    unpaired = [p for p in finished if base is not None and p.num != base.num and seeds.get(p.num) != seeds.get(base.num)]
+    unpaired = [p for p in finished if base is not None and p.num != base.num and pairing_problem(p, base)]
     if base is None or base.status != "finished":
         out += ["No paired differences: the baseline point has no results.", ""]
     elif unpaired:
