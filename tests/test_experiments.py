@@ -216,6 +216,57 @@ def test_a_bad_sweep_setting_stops_the_sweep_before_any_point(tmp_path, override
     assert not list(folder.glob("*/summary.json")) and not list(folder.glob("*/.hydra"))
 
 
+@pytest.mark.parametrize("swept,needle", [
+    ("routing=tiered,no_such_routing", "Could not find 'routing/no_such_routing'"),  # a group's option names a file
+    ("~warmup_days=30,31", "The value of 'warmup_days' is 30 and not 31"),  # a deletion checks the value
+])
+def test_a_later_point_that_cannot_compose_stops_the_sweep_before_any_point(tmp_path, swept, needle):
+    """Hydra composes one point of each shape of overrides before any runs
+    (not every point); a point whose group choice or deletion differs has a
+    shape of its own, so a bad one fails the sweep before the first point."""
+    folder = tmp_path / "sweep"
+    cmd = [sys.executable, "-m", "sim", "-m", swept, "horizon_days=40", "replications=1", "++output.plot=false",
+           "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={folder}"]  # one job: the good first point would finish
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and needle in proc.stderr, proc.stderr[-2000:]
+    assert not list(folder.glob("*/summary.json")) and not list(folder.glob("*/.hydra"))
+
+
+def test_points_of_one_shape_are_composed_once(monkeypatch):
+    """Values of plain keys do not change the shape; group choices,
+    deletions, ``hydra`` keys, other value types, containers and null do."""
+    from hydra.plugins.sweeper import Sweeper
+
+    from sim import callbacks
+    from sim.compose import CONFIG_DIR
+
+    class Loader:  # the groups of configs/ (config_loader.list_groups)
+        def list_groups(self, parent: str) -> list[str]:
+            root = CONFIG_DIR / parent
+            return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    base = ["experiment=grid_size", "replications=2"]
+    points = [[f"town.people_per_grid={v}", *base] for v in (500, 750, 1000)]
+    kinds = [["town.people_per_grid=abc", *base],          # another type
+             ["town.people_per_grid=null", *base],         # null replaces
+             ["town.people_per_grid=[1,2]", *base],        # a list replaces
+             ["town.people_per_grid={a:1}", *base],        # a dict merges
+             ["town.people_per_grid=500", "experiment=staffing", "replications=2"],  # a group's option
+             ["+town.people_per_grid=500", *base],         # append, not change
+             ["town.people_per_grid=500", "~replications=2"],  # a deletion's value counts
+             ["town.people_per_grid=500", "~replications=3"],
+             ["town.people_per_grid=500", *base, "hydra.job.chdir=false"],  # hydra's keys have a schema
+             ["town.people_per_grid=500", *base, "hydra.job.chdir=true"]]
+    shapes = callbacks.override_shapes(Loader(), points + kinds)
+    assert len(set(shapes[:3])) == 1 and len(set(shapes)) == 1 + len(kinds)
+
+    composed = []
+    monkeypatch.setattr(Sweeper, "validate_batch_is_legal", lambda self, batch: composed.extend(batch))
+    sweeper = type("S", (), {"hydra_context": type("C", (), {"config_loader": Loader()})()})()
+    callbacks._validate_each_shape_once(sweeper, points + kinds + points)
+    assert composed == [points[0], *kinds]  # the first point of each shape, in order
+
+
 def test_single_run_still_fails_with_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "sim", "staffing.pooling=bogus", f"hydra.run.dir={tmp_path}"],
                           capture_output=True, text=True, timeout=120)
