@@ -489,7 +489,7 @@ def test_a_second_ctrl_c_stops_a_sweep_at_once(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3,4",
                              "horizon_days=200", "warmup_days=0", "replications=2", "hydra.launcher.n_jobs=2",
                              f"hydra.sweep.dir={folder}"], env=env, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            preexec_fn=as_in_a_terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while len(list(folder.glob("*/.hydra"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
@@ -518,10 +518,22 @@ def test_a_second_ctrl_c_stops_a_sweep_at_once(tmp_path):
     assert not (folder / "sweep_summary.csv").exists() and not (folder / "report.md").exists()
 
 
+def as_in_a_terminal() -> None:
+    """In the child, before it starts: Ctrl-C acts as in a terminal's foreground command.
+
+    A child inherits an ignored SIGINT, and Python then leaves it ignored:
+    the suite run in the background of a non-interactive shell (``bash
+    .ci/run &``, which ignores SIGINT for it) would otherwise see every
+    command run to its end through the test's Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_when(cmd: list[str], ready, settle: float) -> tuple[subprocess.Popen, str]:
     """Start ``cmd`` in its own process group, press Ctrl-C once ``ready()``
     (and ``settle`` seconds more), and return it ended, with its error stream."""
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=as_in_a_terminal,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while not ready(proc) and proc.poll() is None and time.monotonic() < deadline:
