@@ -2,8 +2,9 @@
 
 Runs one study (``grid_size`` by default) as a user runs it,
 ``python -m sim -m experiment=NAME``, through the joblib launcher, once with
-``hydra.launcher.n_jobs=1`` and once with ``n_jobs=2``, with the same reduced
-settings, each into its own temporary sweep folder, and prints one JSON line
+``hydra.launcher.n_jobs=1`` and once with ``n_jobs=2``, with the same
+settings (the config's own unless ``--replications``, ``--horizon-days`` or
+``--warmup-days`` reduce them), each into its own temporary sweep folder, and prints one JSON line
 per round with both wall times and the parallel efficiency
 ``T1 / (2 * T2)`` (1.0 = the second core halves the time).
 
@@ -146,15 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.bench_sweep``: time a study sweep on 1 and 2 cores; print the efficiency (JSON lines)."""
     parser = argparse.ArgumentParser(prog="python -m sim.bench_sweep", description=main.__doc__)
     parser.add_argument("--experiment", default="grid_size", help="the study (configs/experiment/NAME.yaml)")
-    parser.add_argument("--replications", type=int, default=2)
-    parser.add_argument("--horizon-days", type=float, default=120)
-    parser.add_argument("--warmup-days", type=float, default=30)
+    # Unset, the study runs with the config's own settings, as a user runs it
+    # (5 replications of a year): shorter points make start-up and report weigh more.
+    parser.add_argument("--replications", type=int, default=None, help="default: the config's (5)")
+    parser.add_argument("--horizon-days", type=float, default=None, help="default: the config's (365)")
+    parser.add_argument("--warmup-days", type=float, default=None, help="default: the config's (30)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measurement rounds; every other round runs n_jobs=2 first, to even out drift in load")
     parser.add_argument("overrides", nargs="*", help="further overrides for both sweeps, e.g. ++output.plot=false")
     opts = parser.parse_args(argv)
-    args = [f"experiment={opts.experiment}", f"replications={opts.replications}",
-            f"horizon_days={opts.horizon_days:g}", f"warmup_days={opts.warmup_days:g}", *opts.overrides]
+    settings = {"replications": opts.replications, "horizon_days": opts.horizon_days, "warmup_days": opts.warmup_days}
+    args = [f"experiment={opts.experiment}", *(f"{key}={value:g}" for key, value in settings.items() if value is not None),
+            *opts.overrides]
     for r in range(opts.rounds):
         with tempfile.TemporaryDirectory(prefix="gridgov-bench-sweep-") as tmp:
             line = measure(args, Path(tmp), (1, 2) if r % 2 == 0 else (2, 1))
