@@ -147,11 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m sim.bench_sweep``: time a study sweep on 1 and 2 cores; print the efficiency (JSON lines)."""
     parser = argparse.ArgumentParser(prog="python -m sim.bench_sweep", description=main.__doc__)
     parser.add_argument("--experiment", default="grid_size", help="the study (configs/experiment/NAME.yaml)")
-    # Unset, the study runs with the config's own settings, as a user runs it
-    # (5 replications of a year): shorter points make start-up and report weigh more.
-    parser.add_argument("--replications", type=int, default=None, help="default: the config's (5)")
-    parser.add_argument("--horizon-days", type=float, default=None, help="default: the config's (365)")
-    parser.add_argument("--warmup-days", type=float, default=None, help="default: the config's (30)")
+    # Unset, the study runs with the config's own settings, as a user runs it:
+    # shorter points make start-up and report weigh more.
+    for flag, kind in (("--replications", int), ("--horizon-days", float), ("--warmup-days", float)):
+        parser.add_argument(flag, type=kind, default=None, help="default: the config's value")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measurement rounds; every other round runs n_jobs=2 first, to even out drift in load")
     parser.add_argument("overrides", nargs="*", help="further overrides for both sweeps, e.g. ++output.plot=false")

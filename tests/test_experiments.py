@@ -235,15 +235,12 @@ def test_a_later_point_that_cannot_compose_stops_the_sweep_before_any_point(tmp_
 def test_points_of_one_shape_are_composed_once(monkeypatch):
     """Values of plain keys do not change the shape; group choices,
     deletions, ``hydra`` keys, other value types, containers and null do."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
     from hydra.plugins.sweeper import Sweeper
 
     from sim import callbacks
     from sim.compose import CONFIG_DIR
-
-    class Loader:  # the groups of configs/ (config_loader.list_groups)
-        def list_groups(self, parent: str) -> list[str]:
-            root = CONFIG_DIR / parent
-            return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
     base = ["experiment=grid_size", "replications=2"]
     points = [[f"town.people_per_grid={v}", *base] for v in (500, 750, 1000)]
@@ -257,13 +254,14 @@ def test_points_of_one_shape_are_composed_once(monkeypatch):
              ["town.people_per_grid=500", "~replications=3"],
              ["town.people_per_grid=500", *base, "hydra.job.chdir=false"],  # hydra's keys have a schema
              ["town.people_per_grid=500", *base, "hydra.job.chdir=true"]]
-    shapes = callbacks.override_shapes(Loader(), points + kinds)
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):  # the config loader a sweep has
+        loader = GlobalHydra.instance().hydra.config_loader
+        shapes = callbacks.override_shapes(loader, points + kinds)
+        composed = []
+        monkeypatch.setattr(Sweeper, "validate_batch_is_legal", lambda self, batch: composed.extend(batch))
+        sweeper = type("S", (), {"hydra_context": type("C", (), {"config_loader": loader})()})()
+        callbacks._validate_each_shape_once(sweeper, points + kinds + points)
     assert len(set(shapes[:3])) == 1 and len(set(shapes)) == 1 + len(kinds)
-
-    composed = []
-    monkeypatch.setattr(Sweeper, "validate_batch_is_legal", lambda self, batch: composed.extend(batch))
-    sweeper = type("S", (), {"hydra_context": type("C", (), {"config_loader": Loader()})()})()
-    callbacks._validate_each_shape_once(sweeper, points + kinds + points)
     assert composed == [points[0], *kinds]  # the first point of each shape, in order
 
 
