@@ -31,23 +31,30 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, build_job
 from .preflight import fail
-from .sweep import SUMMARY, record_failure, run_point, sweep_control
+from .share import help_others, point_settled, point_started
+from .sweep import SUMMARY, read_plan, record_failure, run_point, sweep_control
 
 
 def _sweep_point(cfg: DictConfig) -> None:
     """One point of a sweep: run it, or record why it could not run."""
     hc = HydraConfig.get()
-    out_dir = hc.runtime.output_dir
-    # As typed: iterating the ListConfig would resolve an interpolation in an
-    # override's text, and its error would end the whole sweep.
-    overrides = [str(o) for o in OmegaConf.to_container(hc.overrides.task, resolve=False)]  # type: ignore[union-attr]
+    out_dir, sweep_dir, num = hc.runtime.output_dir, hc.sweep.dir, int(hc.job.num)
+    point_started(sweep_dir, num)
     try:
-        container = OmegaConf.to_container(cfg, resolve=True)
-    except Exception as exc:  # noqa: BLE001 - an interpolation error fails this point only
-        record_failure(Path(out_dir), exc, overrides)
-        print(f"gridgov: point {hc.job.num} failed: {_unresolved(cfg, exc)}", file=sys.stderr)
-        return
-    run_point(container, out_dir, hc.sweep.dir, int(hc.job.num), overrides)  # type: ignore[arg-type]
+        # As typed: iterating the ListConfig would resolve an interpolation in an
+        # override's text, and its error would end the whole sweep.
+        overrides = [str(o) for o in OmegaConf.to_container(hc.overrides.task, resolve=False)]  # type: ignore[union-attr]
+        try:
+            container = OmegaConf.to_container(cfg, resolve=True)
+        except Exception as exc:  # noqa: BLE001 - an interpolation error fails this point only
+            record_failure(Path(out_dir), exc, overrides)
+            print(f"gridgov: point {num} failed: {_unresolved(cfg, exc)}", file=sys.stderr)
+        else:
+            run_point(container, out_dir, sweep_dir, num, overrides)  # type: ignore[arg-type]
+    finally:
+        point_settled(sweep_dir, num)
+    # Nothing left for this job: take on replications of the points still running (sim.share).
+    help_others(sweep_dir, num, (read_plan(sweep_dir) or {}).get("total"))
 
 
 def _unresolved(cfg: DictConfig, exc: Exception) -> str:

@@ -49,6 +49,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from . import share
 from .config import ConfigError
 from .preflight import fail
 from .report import Calls, write_report
@@ -357,6 +358,8 @@ def end_of_command(interrupted: bool) -> None:
     not lost behind the error. After Ctrl-C only the way to report is shown.
     """
     stop_workers()
+    if _open_sweep is not None:
+        share.close_sweep(_open_sweep)
     global _sweep_lock
     try:
         _tell_how_to_finish(interrupted)
@@ -447,6 +450,7 @@ class SweepReport(Callback):
         _open_sweep = sweep_dir
         start_workers(config, None if points is None else len(points))  # they load while this process composes
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
+        share.open_sweep(sweep_dir)  # the last points may share their replications with idle jobs
         total = "?" if points is None else len(points)
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 
@@ -454,6 +458,7 @@ class SweepReport(Callback):
         global _open_sweep, _reporting_sweep
         _open_sweep = None  # reached the end: the report is written here
         sweep_dir = _reporting_sweep = Path(str(config.hydra.sweep.dir))
+        share.close_sweep(sweep_dir)
         try:
             pool = worker_pool(config)
         except Exception:  # noqa: BLE001 - e.g. another version of the joblib plugin: report in this process

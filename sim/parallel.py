@@ -17,10 +17,12 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from pathlib import Path
 
 from .model import run_replication, simulate_town
 from .records import CityRecords, Records
 from .scenario import Scenario
+from .share import Board
 from .town import Layout
 
 
@@ -34,23 +36,31 @@ def cores(jobs: int) -> int:
 
 
 def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=None,
-                 check_metrics: bool = True) -> Iterator[tuple[int, Records]]:
+                 check_metrics: bool = True, share: Path | None = None) -> Iterator[tuple[int, Records]]:
     """Yield ``(r, records)`` for every replication, in order.
 
     ``progress`` (a ``sim.runner.Progress``, optional) hears of each
     replication's start and of its parts as they are done. The invariants
     are checked on every part's records; ``check_metrics=False`` leaves
     those of the metrics to the caller (see ``model.run_replication``).
+    ``share``: a board folder (``sim.share``) where the sweep's idle jobs
+    may take some of a one-process run's replications.
     """
     n_reps = scenario.run.replications
     # No more processes than parts run at once: a town's replications, or a city's towns.
     n_jobs = min(cores(jobs), n_reps if layout.n_towns == 1 else layout.n_towns)
     if n_jobs == 1:
-        for r in range(n_reps):
-            if progress is not None:
-                progress.start_replication(r)
-            yield r, run_replication(scenario, layout, r, on_progress=progress.update if progress else None,
-                                     check_metrics=check_metrics)
+        board = Board.offer(share, scenario, layout, check_metrics)
+        try:
+            for r in range(n_reps):
+                if progress is not None:
+                    progress.start_replication(r)
+                run_here = partial(run_replication, scenario, layout, r,
+                                   on_progress=progress.update if progress else None, check_metrics=check_metrics)
+                yield r, run_here() if board is None or board.claim(r) else board.take(r, run_here)
+        finally:
+            if board is not None:
+                board.close()
         return
     pool = ProcessPoolExecutor(max_workers=n_jobs, initializer=_ignore_ctrl_c)
     try:

@@ -230,8 +230,10 @@ def run(
     resolved_config: dict[str, Any] | None = None,
     options: OutputOptions = OutputOptions(),
     on_replication: Callable[[int, Records], None] | None = None,
+    share: Path | None = None,
 ) -> RunResult:
-    """Run every replication; write the run folder if ``out_dir`` is given."""
+    """Run every replication; write the run folder if ``out_dir`` is given
+    (``share``: a sweep point's board, see ``sim.share``)."""
     t0 = time.perf_counter()
     layout = build_layout(scenario.town)
     out = Path(out_dir) if out_dir is not None else None
@@ -263,7 +265,7 @@ def run(
         # those of the metrics here, on the metrics reported (computed once):
         # a violation is a bug, raised, never warned.
         for r, rec in replications(scenario, layout, options.jobs, progress if progress.enabled else None,
-                                   check_metrics=False):
+                                   check_metrics=False, share=share):
             values = metrics.compute(rec)
             invariants.check_values(rec, scenario, values, replication=r)
             for name, value in values.items():

@@ -37,6 +37,7 @@ import yaml
 
 from .config import build_job
 from .output import write_json
+from .share import board_dir
 
 log = logging.getLogger("gridgov.sweep")
 
@@ -261,7 +262,8 @@ def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Pa
         scenario, options = build_job(config)
         progress.info(f"started: {scenario.run.replications} replications of {scenario.run.horizon_days:g} days")
         reps = scenario.run.replications
-        run(scenario, point_dir, config, options, on_replication=lambda r, _: progress.replication_done(r, reps))
+        run(scenario, point_dir, config, options, on_replication=lambda r, _: progress.replication_done(r, reps),
+            share=board_dir(sweep_dir, num))
     except Exception as exc:  # noqa: BLE001 - any failure of one point is recorded, not raised
         record_failure(point_dir, exc, overrides, config)
         log.error(f"{progress.name} [{progress.what}] FAILED: {exc}; {progress.eta()}")

@@ -202,3 +202,36 @@ def test_sweep_workers_start_early_and_are_the_launchers_own():
         assert set(pids) <= set(executor._processes)
     finally:
         stop_workers()
+
+
+def test_a_job_with_no_point_left_runs_replications_of_a_point_still_running(tmp_path):
+    """``sim.share`` on a real sweep: 3 points of 1, 3 and 12 replications on 2
+    jobs. Whichever job finishes its points first has none left while another
+    point still has replications to run, and runs some of them; the results
+    are the same as those of the sweep on 1 job, where no job can help."""
+    sweep = ["experiment=grid_size", "town.people_per_grid=1000", "replications=1,3,12", "horizon_days=60",
+             "warmup_days=1", "++output.plot=false"]
+
+    def run(folder: Path, jobs: int) -> Path:
+        cmd = [sys.executable, "-m", "sim", "-m", *sweep, f"hydra.launcher.n_jobs={jobs}", f"hydra.sweep.dir={folder}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert not (folder / ".shared").exists()  # the boards are gone with the sweep
+        return folder
+
+    def helped(folder: Path) -> list[str]:
+        return [line for d in point_dirs(folder) for line in (d / "__main__.log").read_text().splitlines()
+                if "run by another job" in line]
+
+    two, one = run(tmp_path / "two", 2), run(tmp_path / "one", 1)
+    assert helped(one) == []
+    # The 12-replication point, from its last replication down.
+    assert len(helped(two)) == 1 and helped(two)[0].endswith(" 12 run by another job of the sweep"), helped(two)
+    for d, ref in zip(point_dirs(two), point_dirs(one), strict=True):
+        got = json.loads((d / "summary.json").read_text(encoding="utf-8"))
+        want = json.loads((ref / "summary.json").read_text(encoding="utf-8"))
+        assert got["metrics"] == want["metrics"], d.name
+        for name in POINT_FILES:
+            assert (d / name).read_bytes() == (ref / name).read_bytes(), f"{d.name}/{name}"
+    for name in SWEEP_TABLES:
+        assert (two / name).read_bytes() == (one / name).read_bytes(), name

@@ -1,0 +1,174 @@
+"""A sweep point's replications run by another job are the ones it would have run.
+
+``sim.share`` lets a job with nothing left to do take replications of a point
+still running. These tests drive a point's replications (``sim.parallel``)
+with a board and a helper in this process, in a fixed order, so every case
+is reached without relying on timing: a helper that takes all but the
+first replication, one that died holding a claim, one whose replication
+fails, and one that must wait because a point has not started.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from sim import share
+from sim.config import build_job
+from sim.parallel import replications
+from sim.town import build_layout
+
+REPS = 4
+
+
+@pytest.fixture(autouse=True)
+def no_endless_wait(monkeypatch):
+    """A wait that would never end (a claim never given back) fails the test instead of hanging it."""
+    sleep, calls = share.time.sleep, []
+
+    def counted(seconds):
+        calls.append(seconds)
+        assert len(calls) < 500, "still waiting after 500 polls"
+        sleep(seconds)
+
+    monkeypatch.setattr(share.time, "sleep", counted)
+
+
+@pytest.fixture
+def point(tmp_path, tiny_config):
+    """A tiny town of ``REPS`` replications, its layout, and an open sweep folder of one point."""
+    scenario, _ = build_job(tiny_config(replications=REPS, horizon_days=20.0))
+    share.open_sweep(tmp_path)
+    return scenario, build_layout(scenario.town), tmp_path
+
+
+def same_records(a, b) -> bool:
+    for field in dataclasses.fields(a):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        if isinstance(x, dict):
+            if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k], equal_nan=True) for k in x):
+                return False
+        elif isinstance(x, np.ndarray):
+            if x.dtype != y.dtype or not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def alone(scenario, layout):
+    """The replications of one process, no board: what every shared run must reproduce."""
+    return [rec for _, rec in replications(scenario, layout)]
+
+
+def test_replications_a_helper_ran_are_the_same_as_the_points_own(point, caplog):
+    scenario, layout, sweep = point
+    share.point_started(sweep, 0)
+    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
+    first = next(run)  # the point has put up its board and run replication 0
+    assert first[0] == 0
+    share.point_started(sweep, 1)  # another point, finished: its job helps
+    with caplog.at_level(logging.INFO, logger="gridgov.sweep"):
+        helped = share.help_others(sweep, 1, total=2)
+        got = [first, *run]
+    # The helper takes the last replications first, every one the point had not claimed.
+    assert helped == [("point-0", r) for r in range(REPS - 1, 0, -1)]
+    assert [r for r, _ in got] == list(range(REPS))
+    assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
+    assert "replication(s) 2, 3, 4 run by another job" in caplog.text
+    assert not share.board_dir(sweep, 0).exists()  # taken down once the point has them all
+
+
+def test_a_helper_waits_until_every_point_has_started(point):
+    scenario, layout, sweep = point
+    share.point_started(sweep, 0)
+    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
+    next(run)
+    share.point_started(sweep, 1)
+    # Point 2 still waits for a worker, and no other worker is free: this one is left to it.
+    assert share.help_others(sweep, 1, total=3) == []
+    assert sorted(p.name for p in share.board_dir(sweep, 0).glob("claim-*")) == ["claim-0"]
+    run.close()
+    assert not share.board_dir(sweep, 0).exists()
+
+
+def other_worker(sweep, state: str) -> None:
+    """Another live process of the sweep (this test's parent) in ``state``."""
+    who = f"{socket.gethostname()} {os.getppid()}"
+    (sweep / share.ROOT / "workers" / who.replace(" ", "-")).write_text(f"{state} {who}")
+
+
+def test_a_job_leaves_the_next_point_to_a_free_worker_and_helps_once_it_has_started(point):
+    scenario, layout, sweep = point
+    share.point_started(sweep, 0)
+    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
+    first = next(run)
+    share.point_started(sweep, 1)
+    other_worker(sweep, "helping")  # finished too, but not back with the launcher: takes no point
+    t0 = time.monotonic()
+    assert share.help_others(sweep, 1, total=3) == []  # so this job goes back for point 2, at once
+    assert time.monotonic() - t0 < share.WAIT_S / 2
+    other_worker(sweep, "free")  # back with the launcher: point 2 is its
+    started = sweep / share.ROOT / "started"
+
+    def start_point_2():  # as the free worker does, a moment later (a point of one replication: no board)
+        (started / "2").write_text(f"{socket.gethostname()} {os.getppid()}")
+        (sweep / share.ROOT / "settled" / "2").write_text("")
+
+    timer = threading.Timer(0.3, start_point_2)
+    t0 = time.monotonic()
+    timer.start()
+    helped = share.help_others(sweep, 1, total=3)
+    assert time.monotonic() - t0 >= 0.3 and helped == [("point-0", r) for r in range(REPS - 1, 0, -1)]
+    got = [first, *run]
+    assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
+
+
+def test_a_replication_claimed_by_a_process_that_died_is_run_by_the_point(point):
+    scenario, layout, sweep = point
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
+    first = next(run)
+    (share.board_dir(sweep, 0) / f"claim-{REPS - 1}").write_text(f"{socket.gethostname()} {int(dead.stdout)}")
+    got = [first, *run]
+    assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
+
+
+def test_a_helper_whose_replication_fails_gives_it_back(point, monkeypatch, caplog):
+    scenario, layout, sweep = point
+    share.point_started(sweep, 0)
+    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
+    first = next(run)
+    share.point_started(sweep, 1)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no memory left")
+
+    import sim.model
+
+    monkeypatch.setattr(sim.model, "run_replication", broken)
+    with caplog.at_level(logging.WARNING, logger="gridgov.sweep"):
+        assert share.help_others(sweep, 1, total=2) == []  # it stops helping; never raises
+    assert f"replication {REPS} of point-0, run to help it, failed (no memory left)" in caplog.text
+    assert not (share.board_dir(sweep, 0) / f"claim-{REPS - 1}").exists()
+    monkeypatch.undo()
+    got = [first, *run]
+    assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
+
+
+def test_runs_that_already_use_several_processes_or_one_replication_offer_no_board(point, tiny_config):
+    scenario, layout, sweep = point
+    one, _ = build_job(tiny_config(replications=1))
+    assert share.Board.offer(share.board_dir(sweep, 0), one, build_layout(one.town), True) is None
+    assert share.Board.offer(None, scenario, layout, True) is None  # the sweep does not share
+    share.close_sweep(sweep)
+    assert share.board_dir(sweep, 0) is None
