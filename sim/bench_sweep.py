@@ -15,8 +15,11 @@ also splits each time into its parts, read from the sweep folder: ``startup``
 ``summary.json``: worker start-up and every point) and ``report`` (after the
 last point). ``jobs_efficiency`` is the efficiency of the jobs part alone,
 and ``balance_bound`` the best efficiency the points' own run times allow on
-2 workers (longest first), so a low figure can be traced to start-up, the
-serial report, or unbalanced points.
+2 workers (longest first) if each ran whole in one job, so a low figure can
+be traced to start-up, the serial report, or unbalanced points;
+``shared_replications`` counts the replications of the 2-job sweep that a
+job with no point left ran for a point still running (``sim.share``), which
+can take the figure past that bound.
 
 Another process using the CPU lowers the figure: the line records the load
 average before and after each round; compare rounds. It also records the CPU
@@ -44,6 +47,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .share import SHARED_LINE
 from .sweep import SUMMARY, read_plan
 
 
@@ -62,8 +66,11 @@ def time_sweep(args: Sequence[str], n_jobs: int, folder: Path) -> dict[str, Any]
     summaries = list(folder.glob(f"*/{SUMMARY}"))
     last = max(p.stat().st_mtime for p in summaries)
     points = [json.loads(p.read_text(encoding="utf-8"))["manifest"]["wall_seconds"] for p in summaries]
+    # One line in the helping job's log per replication it ran for another point (sim.share).
+    shared = sum(log.read_text(encoding="utf-8", errors="replace").count(SHARED_LINE)
+                 for log in folder.glob("*/*.log"))
     return {"wall": end - start, "cpu": cpu, "startup": planned - start, "jobs": last - planned,
-            "report": end - last, "points": points}
+            "report": end - last, "points": points, "shared": shared}
 
 
 def _children_cpu() -> float:
@@ -132,6 +139,7 @@ def measure(args: Sequence[str], workdir: Path, order: Sequence[int]) -> dict[st
         "jobs_t2_s": round(t2["jobs"], 2),
         "jobs_efficiency": round(t1["jobs"] / (2 * t2["jobs"]), 3),
         "balance_bound": round(balance_bound(t1["points"]), 3),
+        "shared_replications": t2["shared"],
         "machine_efficiency": round(machine, 3),
         "point_s": [round(p, 2) for p in sorted(t1["points"])],
         "startup_s": [round(t1["startup"], 2), round(t2["startup"], 2)],

@@ -58,6 +58,8 @@ log = logging.getLogger("gridgov.sweep")
 ROOT = ".shared"
 """The sweep's folder for boards, created when the sweep starts and removed when it ends."""
 _STARTED, _SETTLED, _WORKERS, _JOB = "started", "settled", "workers", "job.pkl"
+SHARED_LINE = "to help it finish"
+"""Ends the log line of each replication a job runs for another point."""
 POLL_S = 0.01
 """How often a waiting process looks again (a point for a helper's replication, a helper for work)."""
 WAIT_S = 2.0
@@ -314,7 +316,7 @@ def _help(root: Path, total: int, helped: list[tuple[str, int]]) -> list[tuple[s
             raise
         helped.append((board.name, r))
         give_up = time.monotonic() + WAIT_S
-        log.info(f"ran replication {r + 1} of {board.name.replace('-', ' ')} to help it finish")
+        log.info(f"ran replication {r + 1} of {board.name.replace('-', ' ')} {SHARED_LINE}")
 
 
 def _pick(root: Path, jobs: dict[Path, dict[str, Any]], running: list[str]) -> tuple[Path, int] | bool | None:
