@@ -6,7 +6,9 @@ cannot change a number. With ``jobs`` > 1 a run hands them to a pool of
 processes and takes the results back in their order, so every output is
 identical for any ``jobs`` (a test compares them). A city's replication is
 split by town; a one-town run by replication. At most a few parts per
-process are in flight, so memory stays bounded.
+process are in flight, so memory stays bounded. A sweep point run in one
+process may instead share its replications with the sweep's idle jobs
+(``sim.share``), and takes them back in order just the same.
 """
 
 from __future__ import annotations
