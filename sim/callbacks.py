@@ -125,6 +125,14 @@ def _launcher_settings(config: DictConfig) -> dict[str, Any] | None:
     return settings
 
 
+def _shares(config: DictConfig) -> bool:
+    """Whether the sweep's jobs share replications (``sim.share``): joblib with several jobs."""
+    try:
+        return _launcher_settings(config) is not None
+    except Exception:  # noqa: BLE001 - another version of the joblib plugin: no sharing, nothing else lost
+        return False
+
+
 def worker_pool(config: DictConfig) -> Calls | None:
     """The joblib launcher's worker processes, to run ``(function, *args)`` calls in.
 
@@ -450,7 +458,9 @@ class SweepReport(Callback):
         _open_sweep = sweep_dir
         start_workers(config, None if points is None else len(points))  # they load while this process composes
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
-        share.open_sweep(sweep_dir)  # the last points may share their replications with idle jobs
+        # The last points may share their replications with idle jobs: on this
+        # machine's joblib workers only (a cluster job is sized for its own point).
+        share.open_sweep(sweep_dir, enabled=_shares(config))
         total = "?" if points is None else len(points)
         log.info(f"sweep '{study.name}': {total} points of {', '.join(swept) or 'no swept key'}; folder {sweep_dir}")
 

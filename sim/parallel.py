@@ -51,8 +51,8 @@ def replications(scenario: Scenario, layout: Layout, jobs: int = 1, progress=Non
     n_reps = scenario.run.replications
     # No more processes than parts run at once: a town's replications, or a city's towns.
     n_jobs = min(cores(jobs), n_reps if layout.n_towns == 1 else layout.n_towns)
+    board = Board.offer(share, scenario, layout, check_metrics, alone=n_jobs == 1)
     if n_jobs == 1:
-        board = Board.offer(share, scenario, layout, check_metrics)
         try:
             for r in range(n_reps):
                 if progress is not None:

@@ -9,33 +9,34 @@ them without changing a number.
 
 So each point of a sweep puts its replications on a *board*, a folder under
 the sweep's ``.shared/`` folder, and claims them one at a time from the
-first. A job that has finished its own point stays to help when no point is
-left for it: when every point of the sweep has started, or the points not
-started yet are no more than the workers already free to take them (a job
-that helps never holds up a point waiting for a worker). It then claims the
-*last* unclaimed replication of the point with the most left, runs it and
-leaves its records on the board; the point takes them in order, as if it had
-run them itself. A claim is a file made with ``O_CREAT | O_EXCL`` (two
-processes never both get one) holding the claimer's host and process id.
+first. A job that has finished its own point goes back to the launcher for
+the next point if one is still to start and no other job has promised to
+take it (a *ticket*: one per point still to start, so a job that helps never
+holds up a point waiting for a worker). Otherwise it stays: once every point
+has started, it claims the *last* unclaimed replication of the running point
+with the most left, runs it and leaves its records on the board; the point
+takes them in order, as if it had run them itself. Claims and tickets are
+files that appear whole under their name (``os.link``; two processes never
+both get one); a claim holds the claimer's host and process id.
 
 Nothing is lost if a helper fails: a helper that hits an error gives its
 claim back, and the point runs that replication itself when the claim is
-gone or its process has died. Helping stays on one machine (a job helps only
-points whose process runs on its own host, whose process ids it can check),
-and only the one-town runs of a single process share (a city's towns or a
-run with ``jobs`` > 1 already use several processes).
+gone or its process has died; a point whose board is taken from under it
+runs the rest itself. Only the joblib launcher with several jobs shares (its
+jobs run on this machine, whose process ids can be checked; a cluster job
+is sized for its own point), and only the one-town runs of a single process
+(a city's towns, or a run with ``jobs`` > 1, already use several processes).
 
 The ``.shared`` folder (made when the sweep starts, removed when it ends):
-``started/NUM`` and ``settled/NUM`` (the point's replications are all
-taken, or it does not share them), ``workers/HOST-PID`` (``busy`` with a
-point, ``helping`` after it, ``free`` back with the launcher for another
-point; removed when its process exits) and the boards ``point-NUM/`` (``job.pkl``: the scenario and
-layout; ``claim-R``; ``done-R.pkl``: a helper's records).
+``started/NUM`` (holding the point's host and process id), ``settled/NUM``
+(the point has all its replications, or does not share them), ``tickets/K``
+(a job has gone back to the launcher to start the K-th point) and the boards
+``point-NUM/`` (``job.pkl``: the scenario and layout; ``claim-R``;
+``done-R.pkl``: a helper's records, until the point takes them).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
@@ -57,27 +58,31 @@ log = logging.getLogger("gridgov.sweep")
 
 ROOT = ".shared"
 """The sweep's folder for boards, created when the sweep starts and removed when it ends."""
-_STARTED, _SETTLED, _WORKERS, _JOB = "started", "settled", "workers", "job.pkl"
+_STARTED, _SETTLED, _TICKETS, _JOB = "started", "settled", "tickets", "job.pkl"
 SHARED_LINE = "to help it finish"
 """Ends the log line of each replication a job runs for another point."""
 POLL_S = 0.01
 """How often a waiting process looks again (a point for a helper's replication, a helper for work)."""
 WAIT_S = 2.0
-"""Longest a finished job waits with nothing to run: for the free workers to
-start the points not started yet (with the joblib launcher they do within a
-fraction of a second; another launcher may start them elsewhere, unseen), or
-for a running point to put up its board."""
+"""Longest a finished job waits with nothing to run: for the jobs holding
+tickets to start the points left (with the joblib launcher they do within a
+fraction of a second), or for a running point to put up its board."""
 
 
-def open_sweep(sweep_dir: str | os.PathLike) -> None:
-    """At a sweep's start (its main process): a fresh ``.shared`` folder; sharing is on.
+class _Settled(Exception):
+    """The point a helper runs a replication for has ended meanwhile."""
 
-    Not on Windows, where ``os.kill(pid, 0)`` would end the process it should only look for.
+
+def open_sweep(sweep_dir: str | os.PathLike, enabled: bool = True) -> None:
+    """At a sweep's start (its main process): a fresh ``.shared`` folder if
+    ``enabled``, none otherwise (sharing is off).
+
+    Never on Windows, where ``os.kill(pid, 0)`` would end the process it should only look for.
     """
     root = Path(sweep_dir) / ROOT
     shutil.rmtree(root, ignore_errors=True)  # an interrupted session's boards
-    if os.name != "nt":
-        for sub in (_STARTED, _SETTLED, _WORKERS):
+    if enabled and os.name != "nt":
+        for sub in (_STARTED, _SETTLED, _TICKETS):
             (root / sub).mkdir(parents=True)
 
 
@@ -90,17 +95,45 @@ def _me() -> str:
     return f"{socket.gethostname()} {os.getpid()}"
 
 
-def _put(path: Path, text: str) -> None:
-    """Write a small marker file whole (readers never see it half-written)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _temp(folder: Path, name: str, data: bytes) -> str:
+    """A hidden temporary file in ``folder`` holding ``data``; its path."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode() if isinstance(text, str) else text)
+            fh.write(data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _put(path: Path, data: bytes | str) -> None:
+    """Write a file whole: readers never see it half-written."""
+    tmp = _temp(path.parent, path.name, data.encode() if isinstance(data, str) else data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _create(path: Path, text: str) -> bool:
+    """Make ``path`` holding ``text``, whole, unless it exists; False if it does.
+
+    Raises:
+        OSError: the folder is gone or cannot be written.
+    """
+    tmp = _temp(path.parent, path.name, text.encode())
+    try:
+        os.link(tmp, path)  # appears with its content, or not at all
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return True
 
 
 def _read(path: Path) -> str | None:
@@ -110,32 +143,20 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _worker_state(root: Path, state: str) -> None:
-    """Record what this process does now (``busy``, ``helping``, ``free``)."""
-    path = root / _WORKERS / _me().replace(" ", "-")
-    with contextlib.suppress(OSError):
-        _put(path, f"{state} {_me()}")
-        if path not in _LEAVING:  # a process that has exited takes no point: not free
-            _LEAVING.add(path)
-            atexit.register(lambda: path.unlink(missing_ok=True))
-
-
-_LEAVING: set[Path] = set()
+def _names(folder: Path) -> list[str]:
+    """The markers in ``folder`` (not the temporary files being written there)."""
+    return [n for n in os.listdir(folder) if not n.startswith(".")]
 
 
 def point_started(sweep_dir: str | os.PathLike, num: int) -> None:
     """Point ``num`` starts in this process (first thing a sweep job does)."""
-    root = Path(sweep_dir) / ROOT
     with contextlib.suppress(OSError):  # no .shared folder: sharing is off
-        # In this order; help_others reads them the other way round.
-        _put(root / _STARTED / str(num), _me())
-        _worker_state(root, "busy")
+        _put(Path(sweep_dir) / ROOT / _STARTED / str(num), _me())
 
 
-def board_dir(sweep_dir: str | os.PathLike, num: int) -> Path | None:
-    """The board folder of point ``num``, or ``None`` when the sweep does not share."""
-    root = Path(sweep_dir) / ROOT
-    return root / f"point-{num}" if (root / _STARTED).is_dir() else None
+def point_settled(sweep_dir: str | os.PathLike, num: int) -> None:
+    """Point ``num`` has ended, however (helpers stop waiting for its board)."""
+    _settle(Path(sweep_dir) / ROOT, num)
 
 
 def _settle(root: Path, num: int | str) -> None:
@@ -143,9 +164,10 @@ def _settle(root: Path, num: int | str) -> None:
         _put(root / _SETTLED / str(num), "")
 
 
-def point_settled(sweep_dir: str | os.PathLike, num: int) -> None:
-    """Point ``num`` has ended, however (helpers stop waiting for its board)."""
-    _settle(Path(sweep_dir) / ROOT, num)
+def board_dir(sweep_dir: str | os.PathLike, num: int) -> Path | None:
+    """The board folder of point ``num``, or ``None`` when the sweep does not share."""
+    root = Path(sweep_dir) / ROOT
+    return root / f"point-{num}" if (root / _STARTED).is_dir() else None
 
 
 def _alive(claim_text: str) -> bool:
@@ -162,22 +184,13 @@ def _alive(claim_text: str) -> bool:
     return True
 
 
-def _claim(board: Path, r: int) -> bool:
-    """Claim replication ``r`` of a board; False if another process has it."""
-    try:
-        fd = os.open(board / f"claim-{r}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(_me())
-    return True
-
-
 class Board:
     """One point's replications, offered to the sweep's other jobs.
 
     The point claims each replication in order (``claim``); one a helper
-    claimed first it takes from the board (``take``).
+    claimed first it takes from the board (``take``). If the board is taken
+    from under it (the sweep ended while this job still runs), the point
+    runs every replication left itself.
     """
 
     def __init__(self, folder: Path, scenario: Scenario, layout: Layout, check_metrics: bool) -> None:
@@ -190,11 +203,14 @@ class Board:
             protocol=pickle.HIGHEST_PROTOCOL))
 
     @classmethod
-    def offer(cls, folder: Path | None, scenario: Scenario, layout: Layout, check_metrics: bool) -> Board | None:
-        """A board for these replications, or ``None`` (no folder, nothing to share, or the folder cannot be written)."""
+    def offer(cls, folder: Path | None, scenario: Scenario, layout: Layout, check_metrics: bool,
+              alone: bool = True) -> Board | None:
+        """A board for these replications, or ``None``: no folder (the sweep
+        does not share), nothing to share (one replication, a city, or not
+        run ``alone`` in one process), or the folder cannot be written."""
         if folder is None:
             return None
-        if scenario.run.replications >= 2 and layout.n_towns == 1:
+        if alone and scenario.run.replications >= 2 and layout.n_towns == 1:
             try:
                 return cls(folder, scenario, layout, check_metrics)
             except OSError as exc:
@@ -204,19 +220,25 @@ class Board:
         return None
 
     def claim(self, r: int) -> bool:
-        return _claim(self.folder, r)
+        """Claim replication ``r`` for this process (True also when the board is gone)."""
+        try:
+            return _create(self.folder / f"claim-{r}", _me())
+        except OSError:
+            return True
 
     def take(self, r: int, run_here: Callable[[], Records]) -> Records:
         """Replication ``r``'s records from the helper that claimed it; run here
-        if it gave its claim back or its process has died."""
+        if it gave its claim back, its process has died or the board is gone."""
         claim, done = self.folder / f"claim-{r}", self.folder / f"done-{r}.pkl"
-        while True:
+        while self.folder.is_dir():
             if done.is_file():
                 try:
                     rec = pickle.loads(done.read_bytes())
                 except Exception as exc:  # noqa: BLE001 - unreadable: run it here instead
                     log.warning(f"replication {r + 1} from another job could not be read ({exc}); running it here")
                     break
+                with contextlib.suppress(OSError):
+                    done.unlink()  # held by the point from now on, not on disk
                 self.helped.append(r)
                 return rec
             text = _read(claim)
@@ -227,22 +249,29 @@ class Board:
             if not _alive(text):
                 if done.is_file():  # written just before its process ended
                     continue
-                claim.write_text(_me(), encoding="utf-8")
                 break
             time.sleep(POLL_S)
         return run_here()
 
     def close(self) -> None:
         """The point has all its replications (or has failed): take the board down."""
-        _settle(self.folder.parent, self.folder.name.partition("-")[2])  # before the board goes: see help_others
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _settle(self.folder.parent, self.folder.name.partition("-")[2])
+        # Out of sight at once (a helper can then neither read a claim half
+        # removed nor make one), then removed.
+        gone = self.folder.with_name(f".{self.folder.name}-{os.getpid()}")
+        try:
+            os.rename(self.folder, gone)
+        except OSError:
+            gone = self.folder
+        shutil.rmtree(gone, ignore_errors=True)
         if self.helped:
             log.info(f"replication(s) {', '.join(str(r + 1) for r in self.helped)} run by another job of the sweep")
 
 
 def help_others(sweep_dir: str | os.PathLike, num: int, total: int | None) -> list[tuple[str, int]]:
-    """After point ``num``: run other points' unclaimed replications while no
-    point waits for this worker; return ``(board, replication)`` of each one run here.
+    """After point ``num``: unless this job is needed for a point still to
+    start, run other points' unclaimed replications; return ``(board,
+    replication)`` of each one run here.
 
     Never raises for a replication that fails: its claim is given back and the
     point runs it itself (and records the error, if it is one).
@@ -252,40 +281,32 @@ def help_others(sweep_dir: str | os.PathLike, num: int, total: int | None) -> li
     if total is None or not (root / _STARTED).is_dir():
         return helped
     _settle(root, num)
-    _worker_state(root, "helping")
     try:
-        return _help(root, total, helped)
-    finally:
-        _worker_state(root, "free")  # back to the launcher, for another point
-
-
-def _help(root: Path, total: int, helped: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        started = len(_names(root / _STARTED))
+        # The next points to start, one ticket each: the first free one is this job's.
+        for k in range(started, total):
+            if _create(root / _TICKETS / str(k), _me()):
+                return helped  # back to the launcher, which hands this job the next point
+    except OSError:  # the sweep has ended and removed the folder
+        return helped
+    # Every point left has a job coming for it: help the running ones meanwhile.
     give_up = time.monotonic() + WAIT_S
     jobs: dict[Path, dict[str, Any]] = {}
     while True:
         try:
-            # Workers before points: a worker seen free has not started a point
-            # that is missed here (point_started writes them the other way round).
-            # One seen waiting to help is not free: two jobs finishing together
-            # must not each wait for the other to take the next point.
-            states = [(_read(w) or "").partition(" ") for w in (root / _WORKERS).iterdir()]
-            free = sum(1 for state, _, who in states if state == "free" and _alive(who))
-            started = {p.name: _read(p) or "" for p in (root / _STARTED).iterdir() if not p.name.startswith(".")}
-            pending = total - len(started)
-            if pending > 0:
-                # Points still to start: this worker takes one unless enough
-                # others are free for them all (they are about to start them).
-                if pending > free or time.monotonic() > give_up:
-                    return helped
+            owners = {n: _read(root / _STARTED / n) or "" for n in _names(root / _STARTED)}
+            if len(owners) < total:  # the promised points are still starting
+                if time.monotonic() > give_up:
+                    return helped  # one never came: go back for it
                 time.sleep(POLL_S)
                 continue
-            settled = set(os.listdir(root / _SETTLED))
-            running = [n for n, owner in started.items()
+            settled = set(_names(root / _SETTLED))
+            running = [n for n, owner in owners.items()
                        if n not in settled and owner.rpartition(" ")[0] == socket.gethostname() and _alive(owner)]
             if not running:
                 return helped
             pick = _pick(root, jobs, running)
-        except OSError:  # the sweep has ended and removed the folder
+        except OSError:
             return helped
         if pick is None:  # a running point's board is not up yet
             if time.monotonic() > give_up:
@@ -295,28 +316,44 @@ def _help(root: Path, total: int, helped: list[tuple[str, int]]) -> list[tuple[s
         if pick is False:
             return helped  # every replication left is claimed
         board, r = pick
-        claim = board / f"claim-{r}"
-        try:
-            job = jobs[board]
-            from .model import run_replication
+        if _help_with(root, board, jobs[board], r):
+            helped.append((board.name, r))
+            log.info(f"ran replication {r + 1} of {board.name.replace('-', ' ')} {SHARED_LINE}")
+        elif board.is_dir():
+            return helped  # it failed: the point runs it itself
+        give_up = time.monotonic() + WAIT_S
 
-            rec = run_replication(job["scenario"], job["layout"], r, check_metrics=job["check_metrics"])
-            _put(board / f"done-{r}.pkl", pickle.dumps(rec, protocol=pickle.HIGHEST_PROTOCOL))
-        except Exception as exc:  # noqa: BLE001 - the point runs it itself and records any error
-            if not board.is_dir():
-                continue  # the point has ended meanwhile (it failed): nothing to give back
-            with contextlib.suppress(OSError):
-                claim.unlink()
+
+def _help_with(root: Path, board: Path, job: dict[str, Any], r: int) -> bool:
+    """Run replication ``r`` claimed on ``board``; leave its records there. False if not done."""
+    from .model import run_replication
+
+    num = board.name.partition("-")[2]
+    settled = root / _SETTLED / num
+
+    def stop_if_settled(*_: Any) -> None:  # every simulated week: the point may have ended (failed)
+        if settled.exists():
+            raise _Settled
+
+    done = False
+    try:
+        if settled.exists():  # its board came down as this job claimed
+            return False
+        rec = run_replication(job["scenario"], job["layout"], r, on_progress=stop_if_settled,
+                              check_metrics=job["check_metrics"])
+        _put(board / f"done-{r}.pkl", pickle.dumps(rec, protocol=pickle.HIGHEST_PROTOCOL))
+        done = True
+    except _Settled:
+        pass
+    except Exception as exc:  # noqa: BLE001 - the point runs it itself and records any error
+        if board.is_dir():
             log.warning(f"replication {r + 1} of {board.name}, run to help it, failed ({exc}); "
                         "the point runs it itself")
-            return helped
-        except BaseException:
+    finally:
+        if not done:
             with contextlib.suppress(OSError):
-                claim.unlink()
-            raise
-        helped.append((board.name, r))
-        give_up = time.monotonic() + WAIT_S
-        log.info(f"ran replication {r + 1} of {board.name.replace('-', ' ')} {SHARED_LINE}")
+                (board / f"claim-{r}").unlink()  # given back
+    return done
 
 
 def _pick(root: Path, jobs: dict[Path, dict[str, Any]], running: list[str]) -> tuple[Path, int] | bool | None:
@@ -336,16 +373,18 @@ def _pick(root: Path, jobs: dict[Path, dict[str, Any]], running: list[str]) -> t
             except Exception:  # noqa: BLE001 - not offered yet (or taken down meanwhile)
                 waiting = True
                 continue
-        n = jobs[board]["scenario"].run.replications
-        claimed = {int(p.name.partition("-")[2]) for p in board.glob("claim-*")}
-        left = [r for r in range(n) if r not in claimed]
+        try:
+            claimed = {int(n.partition("-")[2]) for n in _names(board) if n.startswith("claim-")}
+        except OSError:  # taken down meanwhile
+            continue
+        left = [r for r in range(jobs[board]["scenario"].run.replications) if r not in claimed]
         if left:
             best.append((board, left))
     for board, left in sorted(best, key=lambda b: (-len(b[1]), b[0].name)):
         for r in reversed(left):
             try:
-                if _claim(board, r):
+                if _create(board / f"claim-{r}", _me()):
                     return board, r
-            except OSError:  # the board was taken down meanwhile
+            except OSError:  # taken down meanwhile
                 break
     return None if waiting else False

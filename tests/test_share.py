@@ -22,6 +22,7 @@ import time
 import numpy as np
 import pytest
 
+import sim.model
 from sim import share
 from sim.config import build_job
 from sim.parallel import replications
@@ -77,9 +78,13 @@ def test_replications_a_helper_ran_are_the_same_as_the_points_own(point, caplog)
     first = next(run)  # the point has put up its board and run replication 0
     assert first[0] == 0
     share.point_started(sweep, 1)  # another point, finished: its job helps
+    board = share.board_dir(sweep, 0)
     with caplog.at_level(logging.INFO, logger="gridgov.sweep"):
         helped = share.help_others(sweep, 1, total=2)
-        got = [first, *run]
+        assert (board / "done-1.pkl").is_file()
+        second = next(run)
+        assert not (board / "done-1.pkl").exists()  # the point holds it now, not the disk
+        got = [first, second, *run]
     # The helper takes the last replications first, every one the point had not claimed.
     assert helped == [("point-0", r) for r in range(REPS - 1, 0, -1)]
     assert [r for r, _ in got] == list(range(REPS))
@@ -88,39 +93,23 @@ def test_replications_a_helper_ran_are_the_same_as_the_points_own(point, caplog)
     assert not share.board_dir(sweep, 0).exists()  # taken down once the point has them all
 
 
-def test_a_helper_waits_until_every_point_has_started(point):
-    scenario, layout, sweep = point
-    share.point_started(sweep, 0)
-    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
-    next(run)
-    share.point_started(sweep, 1)
-    # Point 2 still waits for a worker, and no other worker is free: this one is left to it.
-    assert share.help_others(sweep, 1, total=3) == []
-    assert sorted(p.name for p in share.board_dir(sweep, 0).glob("claim-*")) == ["claim-0"]
-    run.close()
-    assert not share.board_dir(sweep, 0).exists()
-
-
-def other_worker(sweep, state: str) -> None:
-    """Another live process of the sweep (this test's parent) in ``state``."""
-    who = f"{socket.gethostname()} {os.getppid()}"
-    (sweep / share.ROOT / "workers" / who.replace(" ", "-")).write_text(f"{state} {who}")
-
-
-def test_a_job_leaves_the_next_point_to_a_free_worker_and_helps_once_it_has_started(point):
+def test_a_job_goes_back_for_a_point_still_to_start_unless_another_has_promised_to(point):
     scenario, layout, sweep = point
     share.point_started(sweep, 0)
     run = replications(scenario, layout, share=share.board_dir(sweep, 0))
     first = next(run)
     share.point_started(sweep, 1)
-    other_worker(sweep, "helping")  # finished too, but not back with the launcher: takes no point
+    # Point 2 is still to start and no job has promised to take it: this one
+    # goes back to the launcher for it, at once, and says so with a ticket.
     t0 = time.monotonic()
-    assert share.help_others(sweep, 1, total=3) == []  # so this job goes back for point 2, at once
+    assert share.help_others(sweep, 1, total=3) == []
     assert time.monotonic() - t0 < share.WAIT_S / 2
-    other_worker(sweep, "free")  # back with the launcher: point 2 is its
+    assert sorted(p.name for p in share.board_dir(sweep, 0).glob("claim-*")) == ["claim-0"]
+    assert (sweep / share.ROOT / "tickets" / "2").is_file()
+    # A second job finishing now finds point 2 promised: it stays, and helps once point 2 has started.
     started = sweep / share.ROOT / "started"
 
-    def start_point_2():  # as the free worker does, a moment later (a point of one replication: no board)
+    def start_point_2():  # as the job with the ticket does, a moment later (one replication: no board)
         (started / "2").write_text(f"{socket.gethostname()} {os.getppid()}")
         (sweep / share.ROOT / "settled" / "2").write_text("")
 
@@ -131,6 +120,47 @@ def test_a_job_leaves_the_next_point_to_a_free_worker_and_helps_once_it_has_star
     assert time.monotonic() - t0 >= 0.3 and helped == [("point-0", r) for r in range(REPS - 1, 0, -1)]
     got = [first, *run]
     assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
+    assert not share.board_dir(sweep, 0).exists()
+
+
+def test_a_point_whose_board_is_taken_from_under_it_runs_the_rest_itself(point):
+    scenario, layout, sweep = point
+    share.point_started(sweep, 0)
+    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
+    first = next(run)
+    share.point_started(sweep, 1)
+    assert share.help_others(sweep, 1, total=2)  # a helper has left replications on the board
+    share.close_sweep(sweep)  # the sweep's main process ended while this point still runs
+    got = [first, *run]
+    assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
+
+
+def test_a_helper_stops_when_the_point_ends_and_never_claims_on_a_board_coming_down(point, monkeypatch):
+    scenario, layout, sweep = point
+    share.point_started(sweep, 0)
+    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
+    next(run)
+    share.point_started(sweep, 1)
+    board, settled = share.board_dir(sweep, 0), sweep / share.ROOT / "settled" / "0"
+    weeks = []
+    real = sim.model.run_replication
+
+    def point_fails_meanwhile(*args, on_progress=None, **kwargs):
+        settled.write_text("")  # the point ends (it failed) while the helper runs its replication
+
+        def counted(*a):
+            weeks.append(a)
+            on_progress(*a)
+        return real(*args, on_progress=counted, **kwargs)
+
+    monkeypatch.setattr(sim.model, "run_replication", point_fails_meanwhile)
+    assert share.help_others(sweep, 1, total=2) == []
+    assert len(weeks) == 1  # stopped at its first simulated week, not at the end of the run
+    assert sorted(p.name for p in board.glob("claim-*")) == ["claim-0"]  # its claim given back
+    assert not list(board.glob("done-*"))
+    run.close()
+    assert not board.exists()
+    assert share.help_others(sweep, 1, total=2) == []  # nothing to claim once the board is down
 
 
 def test_a_replication_claimed_by_a_process_that_died_is_run_by_the_point(point):
@@ -153,8 +183,6 @@ def test_a_helper_whose_replication_fails_gives_it_back(point, monkeypatch, capl
     def broken(*args, **kwargs):
         raise RuntimeError("no memory left")
 
-    import sim.model
-
     monkeypatch.setattr(sim.model, "run_replication", broken)
     with caplog.at_level(logging.WARNING, logger="gridgov.sweep"):
         assert share.help_others(sweep, 1, total=2) == []  # it stops helping; never raises
@@ -170,5 +198,8 @@ def test_runs_that_already_use_several_processes_or_one_replication_offer_no_boa
     one, _ = build_job(tiny_config(replications=1))
     assert share.Board.offer(share.board_dir(sweep, 0), one, build_layout(one.town), True) is None
     assert share.Board.offer(None, scenario, layout, True) is None  # the sweep does not share
+    # A run with jobs > 1 shares nothing, and helpers need not wait for its board.
+    assert share.Board.offer(share.board_dir(sweep, 3), scenario, layout, True, alone=False) is None
+    assert (sweep / share.ROOT / "settled" / "3").is_file() and not share.board_dir(sweep, 3).exists()
     share.close_sweep(sweep)
     assert share.board_dir(sweep, 0) is None
