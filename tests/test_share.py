@@ -71,13 +71,20 @@ def alone(scenario, layout):
     return [rec for _, rec in replications(scenario, layout)]
 
 
-def test_replications_a_helper_ran_are_the_same_as_the_points_own(point, caplog):
-    scenario, layout, sweep = point
+def under_way(scenario, layout, sweep):
+    """Point 0 under way (its board up, replication 0 run) and point 1 started,
+    whose job has just finished it; point 0's replications and the first."""
     share.point_started(sweep, 0)
     run = replications(scenario, layout, share=share.board_dir(sweep, 0))
-    first = next(run)  # the point has put up its board and run replication 0
+    first = next(run)
     assert first[0] == 0
-    share.point_started(sweep, 1)  # another point, finished: its job helps
+    share.point_started(sweep, 1)
+    return run, first
+
+
+def test_replications_a_helper_ran_are_the_same_as_the_points_own(point, caplog):
+    scenario, layout, sweep = point
+    run, first = under_way(scenario, layout, sweep)
     board = share.board_dir(sweep, 0)
     with caplog.at_level(logging.INFO, logger="gridgov.sweep"):
         helped = share.help_others(sweep, 1, total=2)
@@ -95,10 +102,7 @@ def test_replications_a_helper_ran_are_the_same_as_the_points_own(point, caplog)
 
 def test_a_job_goes_back_for_a_point_still_to_start_unless_another_has_promised_to(point):
     scenario, layout, sweep = point
-    share.point_started(sweep, 0)
-    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
-    first = next(run)
-    share.point_started(sweep, 1)
+    run, first = under_way(scenario, layout, sweep)
     # Point 2 is still to start and no job has promised to take it: this one
     # goes back to the launcher for it, at once, and says so with a ticket.
     t0 = time.monotonic()
@@ -125,10 +129,7 @@ def test_a_job_goes_back_for_a_point_still_to_start_unless_another_has_promised_
 
 def test_a_point_whose_board_is_taken_from_under_it_runs_the_rest_itself(point):
     scenario, layout, sweep = point
-    share.point_started(sweep, 0)
-    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
-    first = next(run)
-    share.point_started(sweep, 1)
+    run, first = under_way(scenario, layout, sweep)
     assert share.help_others(sweep, 1, total=2)  # a helper has left replications on the board
     share.close_sweep(sweep)  # the sweep's main process ended while this point still runs
     got = [first, *run]
@@ -137,10 +138,7 @@ def test_a_point_whose_board_is_taken_from_under_it_runs_the_rest_itself(point):
 
 def test_a_helper_stops_when_the_point_ends_and_never_claims_on_a_board_coming_down(point, monkeypatch):
     scenario, layout, sweep = point
-    share.point_started(sweep, 0)
-    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
-    next(run)
-    share.point_started(sweep, 1)
+    run, _ = under_way(scenario, layout, sweep)
     board, settled = share.board_dir(sweep, 0), sweep / share.ROOT / "settled" / "0"
     weeks = []
     real = sim.model.run_replication
@@ -175,10 +173,7 @@ def test_a_replication_claimed_by_a_process_that_died_is_run_by_the_point(point)
 
 def test_a_helper_whose_replication_fails_gives_it_back(point, monkeypatch, caplog):
     scenario, layout, sweep = point
-    share.point_started(sweep, 0)
-    run = replications(scenario, layout, share=share.board_dir(sweep, 0))
-    first = next(run)
-    share.point_started(sweep, 1)
+    run, first = under_way(scenario, layout, sweep)
 
     def broken(*args, **kwargs):
         raise RuntimeError("no memory left")
