@@ -586,6 +586,7 @@ def test_ctrl_c_stops_a_parallel_sweep_with_only_the_way_to_resume(tmp_path):
     assert err.strip() == (f"gridgov: sweep interrupted; report what finished with `python -m sim.report {folder}`, "
                            f"or resume with `+resume={folder}` added to the same command"), err[-3000:]
     assert_none_left(proc.pid)
+    assert not (folder / ".shared").exists()  # the replications' boards (sim.share) went with the sweep
 
 
 def test_ending_by_sigint_keeps_what_was_printed():
