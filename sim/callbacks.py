@@ -126,9 +126,11 @@ def _launcher_settings(config: DictConfig) -> dict[str, Any] | None:
 
 
 def _shares(config: DictConfig) -> bool:
-    """Whether the sweep's jobs share replications (``sim.share``): joblib with several jobs."""
+    """Whether the sweep's jobs share replications (``sim.share``): joblib with
+    several jobs, all points launched at once (in batches, a job could wait
+    for a point of the next batch, which starts only once this one has ended)."""
     try:
-        return _launcher_settings(config) is not None
+        return _launcher_settings(config) is not None and config.hydra.sweeper.get("max_batch_size") is None
     except Exception:  # noqa: BLE001 - another version of the joblib plugin: no sharing, nothing else lost
         return False
 

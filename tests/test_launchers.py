@@ -235,3 +235,20 @@ def test_a_job_with_no_point_left_runs_replications_of_a_point_still_running(tmp
             assert (d / name).read_bytes() == (ref / name).read_bytes(), f"{d.name}/{name}"
     for name in SWEEP_TABLES:
         assert (two / name).read_bytes() == (one / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("overrides, shares", [
+    (["hydra.launcher.n_jobs=2"], True),
+    (["hydra.launcher.n_jobs=1"], False),  # one job: nobody to share with
+    (["hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=2"], False),  # a point of the next batch waits
+    (["hydra/launcher=slurm_local"], False),  # a cluster job is sized for its own point
+])
+def test_only_joblib_sweeps_of_several_jobs_launched_at_once_share_replications(overrides, shares):
+    from hydra import compose, initialize_config_dir
+
+    from sim.callbacks import _shares
+    from sim.compose import CONFIG_DIR
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR), job_name="gridgov"):
+        config = compose("config", overrides=overrides, return_hydra_config=True)
+    assert _shares(config) is shares
