@@ -128,9 +128,16 @@ def _launcher_settings(config: DictConfig) -> dict[str, Any] | None:
 def _shares(config: DictConfig) -> bool:
     """Whether the sweep's jobs share replications (``sim.share``): joblib with
     several jobs, all points launched at once (in batches, a job could wait
-    for a point of the next batch, which starts only once this one has ended)."""
+    for a point of the next batch, which starts only once this one has ended),
+    one point per task, no time limit per task, and not a resume."""
     try:
-        return _launcher_settings(config) is not None and config.hydra.sweeper.get("max_batch_size") is None
+        settings = _launcher_settings(config)
+        return (settings is not None and config.hydra.sweeper.get("max_batch_size") is None
+                # A job that helps runs longer than its point: joblib's timeout would count that against it.
+                and settings.get("timeout") is None
+                # Points that joblib hands out several at a time (its automatic batches grow on
+                # the quick points a resume skips) break the rule that a job going back gets the next one.
+                and settings.get("batch_size", "auto") in (1, "auto") and config.get(RESUME_KEY) is None)
     except Exception:  # noqa: BLE001 - another version of the joblib plugin: no sharing, nothing else lost
         return False
 
@@ -368,8 +375,7 @@ def end_of_command(interrupted: bool) -> None:
     not lost behind the error. After Ctrl-C only the way to report is shown.
     """
     stop_workers()
-    if _open_sweep is not None:
-        share.close_sweep(_open_sweep)
+    drop_shared()
     global _sweep_lock
     try:
         _tell_how_to_finish(interrupted)
@@ -377,6 +383,12 @@ def end_of_command(interrupted: bool) -> None:
         if _sweep_lock is not None:
             let_go(_sweep_lock)
             _sweep_lock = None
+
+
+def drop_shared() -> None:
+    """Remove the unfinished sweep's ``.shared`` folder (``sim.share``), once its jobs are stopped."""
+    if _open_sweep is not None:
+        share.close_sweep(_open_sweep)
 
 
 def finish_hint() -> str | None:

@@ -137,6 +137,8 @@ def stop_now() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third Ctrl-C must not cut this short
     kill_descendants()
     callbacks = sys.modules.get("sim.callbacks")  # imported only by a sweep
+    if callbacks is not None:
+        callbacks.drop_shared()  # its workers are gone
     hint = callbacks.finish_hint() if callbacks is not None else None
     text = "gridgov: stopped at once (second Ctrl-C); every worker process was killed"
     end_by_sigint(text + (f"; {hint}" if hint else ""))

@@ -32,7 +32,8 @@ The ``.shared`` folder (made when the sweep starts, removed when it ends):
 (the point has all its replications, or does not share them), ``tickets/K``
 (a job has gone back to the launcher to start the K-th point) and the boards
 ``point-NUM/`` (``job.pkl``: the scenario and layout; ``claim-R``;
-``done-R.pkl``: a helper's records, until the point takes them).
+``done-R.pkl``: a helper's records, until the point takes them; ``failed-R``:
+a replication that failed in a helper, left to the point).
 """
 
 from __future__ import annotations
@@ -335,7 +336,7 @@ def _help_with(root: Path, board: Path, job: dict[str, Any], r: int) -> bool:
         if settled.exists():
             raise _Settled
 
-    done = False
+    done = failed = False
     try:
         if settled.exists():  # its board came down as this job claimed
             return False
@@ -346,12 +347,15 @@ def _help_with(root: Path, board: Path, job: dict[str, Any], r: int) -> bool:
     except _Settled:
         pass
     except Exception as exc:  # noqa: BLE001 - the point runs it itself and records any error
+        failed = True
         if board.is_dir():
             log.warning(f"replication {r + 1} of {board.name}, run to help it, failed ({exc}); "
                         "the point runs it itself")
     finally:
         if not done:
             with contextlib.suppress(OSError):
+                if failed:  # no other helper tries it again: the point runs it (and records the error)
+                    _put(board / f"failed-{r}", "")
                 (board / f"claim-{r}").unlink()  # given back
     return done
 
@@ -374,7 +378,8 @@ def _pick(root: Path, jobs: dict[Path, dict[str, Any]], running: list[str]) -> t
                 waiting = True
                 continue
         try:
-            claimed = {int(n.partition("-")[2]) for n in _names(board) if n.startswith("claim-")}
+            # A replication that failed in a helper is the point's own to run.
+            claimed = {int(n.partition("-")[2]) for n in _names(board) if n.startswith(("claim-", "failed-"))}
         except OSError:  # taken down meanwhile
             continue
         left = [r for r in range(jobs[board]["scenario"].run.replications) if r not in claimed]

@@ -242,6 +242,9 @@ def test_a_job_with_no_point_left_runs_replications_of_a_point_still_running(tmp
     (["hydra.launcher.n_jobs=1"], False),  # one job: nobody to share with
     (["hydra.launcher.n_jobs=2", "hydra.sweeper.max_batch_size=2"], False),  # a point of the next batch waits
     (["hydra/launcher=slurm_local"], False),  # a cluster job is sized for its own point
+    (["hydra.launcher.n_jobs=2", "hydra.launcher.timeout=600"], False),  # helping would count against a point's limit
+    (["hydra.launcher.n_jobs=2", "hydra.launcher.batch_size=2"], False),  # a job going back may get no point
+    (["hydra.launcher.n_jobs=2", "+resume=/tmp/earlier_sweep"], False),  # joblib's batches grow on skipped points
 ])
 def test_only_joblib_sweeps_of_several_jobs_launched_at_once_share_replications(overrides, shares):
     from hydra import compose, initialize_config_dir

@@ -183,6 +183,13 @@ def test_a_helper_whose_replication_fails_gives_it_back(point, monkeypatch, capl
         assert share.help_others(sweep, 1, total=2) == []  # it stops helping; never raises
     assert f"replication {REPS} of point-0, run to help it, failed (no memory left)" in caplog.text
     assert not (share.board_dir(sweep, 0) / f"claim-{REPS - 1}").exists()
+    # Another helper does not try that one again (the point will, and record
+    # the error): it takes the next one down.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gridgov.sweep"):
+        assert share.help_others(sweep, 1, total=2) == []
+    assert f"replication {REPS - 1} of point-0, run to help it, failed" in caplog.text
+    assert f"replication {REPS} of" not in caplog.text
     monkeypatch.undo()
     got = [first, *run]
     assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
