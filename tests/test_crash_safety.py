@@ -516,6 +516,7 @@ def test_a_second_ctrl_c_stops_a_sweep_at_once(tmp_path):
     for summary in folder.glob("*/summary.json"):  # whatever finished is whole
         json.loads(summary.read_text(encoding="utf-8"))
     assert not (folder / "sweep_summary.csv").exists() and not (folder / "report.md").exists()
+    assert not (folder / ".shared").exists()  # the replications' boards (sim.share) went with the workers
 
 
 def as_in_a_terminal() -> None:
