@@ -165,6 +165,11 @@ def _settle(root: Path, num: int | str) -> None:
         _put(root / _SETTLED / str(num), "")
 
 
+def _num(board: Path) -> str:
+    """The point number of a board folder (``point-NUM``)."""
+    return board.name.partition("-")[2]
+
+
 def board_dir(sweep_dir: str | os.PathLike, num: int) -> Path | None:
     """The board folder of point ``num``, or ``None`` when the sweep does not share."""
     root = Path(sweep_dir) / ROOT
@@ -217,7 +222,7 @@ class Board:
             except OSError as exc:
                 log.debug(f"replications not shared: {exc}")
                 shutil.rmtree(folder, ignore_errors=True)
-        _settle(folder.parent, folder.name.partition("-")[2])  # helpers need not wait for this point's board
+        _settle(folder.parent, _num(folder))  # helpers need not wait for this point's board
         return None
 
     def claim(self, r: int) -> bool:
@@ -256,7 +261,7 @@ class Board:
 
     def close(self) -> None:
         """The point has all its replications (or has failed): take the board down."""
-        _settle(self.folder.parent, self.folder.name.partition("-")[2])
+        _settle(self.folder.parent, _num(self.folder))
         # Out of sight at once (a helper can then neither read a claim half
         # removed nor make one), then removed.
         gone = self.folder.with_name(f".{self.folder.name}-{os.getpid()}")
@@ -293,9 +298,12 @@ def help_others(sweep_dir: str | os.PathLike, num: int, total: int | None) -> li
     # Every point left has a job coming for it: help the running ones meanwhile.
     give_up = time.monotonic() + WAIT_S
     jobs: dict[Path, dict[str, Any]] = {}
+    owners: dict[str, str] = {}  # point -> "host pid"; a started marker never changes once written
     while True:
         try:
-            owners = {n: _read(root / _STARTED / n) or "" for n in _names(root / _STARTED)}
+            for n in _names(root / _STARTED):
+                if n not in owners and (owner := _read(root / _STARTED / n)) is not None:
+                    owners[n] = owner
             if len(owners) < total:  # the promised points are still starting
                 if time.monotonic() > give_up:
                     return helped  # one never came: go back for it
@@ -329,8 +337,7 @@ def _help_with(root: Path, board: Path, job: dict[str, Any], r: int) -> bool:
     """Run replication ``r`` claimed on ``board``; leave its records there. False if not done."""
     from .model import run_replication
 
-    num = board.name.partition("-")[2]
-    settled = root / _SETTLED / num
+    settled = root / _SETTLED / _num(board)
 
     def stop_if_settled(*_: Any) -> None:  # every simulated week: the point may have ended (failed)
         if settled.exists():
