@@ -34,6 +34,7 @@ from . import metrics
 from .arrivals import generate
 from .compose import load_scenario, mmc_overrides
 from .model import Model
+from .output import print_lines_to_reader
 from .town import build_layout
 
 
@@ -260,4 +261,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    print_lines_to_reader(main)

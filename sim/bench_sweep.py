@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .output import print_lines_to_reader
 from .share import SHARED_LINE
 from .sweep import SUMMARY, read_plan
 
@@ -174,4 +175,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(print_lines_to_reader(main))

@@ -310,3 +310,17 @@ def manifest(seed: int, wall_seconds: float, extra: dict[str, Any] | None = None
         "argv": sys.argv,
         **(extra or {}),
     }
+
+
+def print_lines_to_reader(main: Any) -> Any:
+    """Run a command's ``main()`` that prints lines as it goes (the benchmarks);
+    if the reader stops reading (``| head -1``), end quietly with status 1
+    instead of a ``BrokenPipeError`` traceback. stdout is pointed at the null
+    device first, so that the interpreter's last flush does not fail again
+    (the way Python's documentation of SIGPIPE advises). Returns what
+    ``main()`` returns."""
+    try:
+        return main()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -24,3 +26,15 @@ def test_bench_prints_its_json_lines_and_the_profile_on_stderr(capsys):
     assert "== profile: mmc (c=3, load 0.9, 3,000 matters)" in err
     assert err.count("due to restriction <4>") == 2
     assert "sim/service.py" in err.replace("\\", "/")  # the model's own functions are in the top lines
+
+
+def test_a_reader_that_stops_reading_ends_the_benchmark_quietly():
+    # `python -m sim.bench | head -1`: the second line meets a closed pipe.
+    proc = subprocess.Popen([sys.executable, "-m", "sim.bench", "--matters", "2000", "--repeats", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert json.loads(first)["bench"] == "mmc"
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
