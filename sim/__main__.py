@@ -21,6 +21,7 @@ once (``sim.interrupt``).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -95,10 +96,12 @@ def main(cfg: DictConfig) -> None:
     except ConfigError as exc:
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
+        _drop_unused_run_dir(HydraConfig.get().runtime.output_dir)
         fail(str(exc))
     except Exception as exc:  # interpolation errors and the like
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
+        _drop_unused_run_dir(HydraConfig.get().runtime.output_dir)
         fail(_unresolved(cfg, exc))
     from .runner import format_table, run  # not at the top: a sweep's main process never simulates
 
@@ -110,6 +113,38 @@ def main(cfg: DictConfig) -> None:
         print(f"\nWARNING: {result.stability['verdict']} (see summary.json 'stability')")
     print(f"\n{scenario.run.replications} replications of {scenario.run.horizon_days:g} days "
           f"in {result.wall_seconds:.1f} s; results in {out_dir}")
+
+
+_HYDRA_RECORD = {"config.yaml", "hydra.yaml", "overrides.yaml"}
+
+
+def _drop_unused_run_dir(run_dir: str) -> None:
+    """Remove the folder Hydra made for a run whose config was refused.
+
+    Hydra makes the run folder (its ``.hydra`` record and an empty log)
+    before the config is checked, so every refused command would leave a
+    folder without results beside the real ones. Only a folder holding
+    exactly those files, the log still empty, is removed, and then its date
+    folder (``results/runs/DATE``) if that is left empty. A folder named with
+    ``hydra.run.dir`` that holds anything else is left as it is.
+    """
+    folder = Path(run_dir)
+    record = folder / ".hydra"
+    try:
+        if {p.name for p in folder.iterdir()} - {".hydra", "__main__.log"} or \
+                {p.name for p in record.iterdir()} - _HYDRA_RECORD or \
+                any(p.stat().st_size for p in folder.glob("*.log")):
+            return
+        for p in record.iterdir():
+            p.unlink()
+        record.rmdir()
+        for p in folder.glob("*.log"):
+            p.unlink()
+        folder.rmdir()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", folder.parent.name):  # the default layout's date folder
+            folder.parent.rmdir()  # if no other run is in it (else OSError)
+    except OSError:
+        return  # already gone, not empty, or open elsewhere (Windows): leave the rest
 
 
 def _interrupted_run(run_dir: str | None) -> str | None:

@@ -144,7 +144,13 @@ def _add_footnote(fig, text: str) -> None:
     """A small grey note under the panels (what the bars are, what is missing).
 
     It sits just below the figure; saving with a tight bounding box takes it in.
+    Lines are wrapped to the figure's width (about 18 characters of 7.5-point
+    text an inch), so that a long note does not widen the saved figure.
     """
+    import textwrap
+
+    width = max(40, int(fig.get_figwidth() * 18))
+    text = "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
     fig.text(0.01, -0.005, text, fontsize=7.5, color="dimgrey", va="top", ha="left")
 
 
@@ -266,6 +272,15 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             j = int(_position(r[x_key], x_order, False))
             grid[i, j] = r["mean"]
             unstable[i, j] = bad
+        # A cell without a value: a point that did not finish (its status),
+        # a finished point without this metric (nothing to measure: n/a), or
+        # no point at all (two runs compared, a sweep of some combinations).
+        status = np.full(grid.shape, "", dtype=object)
+        for _, r in table[[x_key, y_key, "status"]].drop_duplicates().iterrows():
+            i = int(_position(r[y_key], y_order, False))
+            j = int(_position(r[x_key], x_order, False))
+            if status[i, j] in ("", "finished"):
+                status[i, j] = r["status"]
         info = metric_info(metric)
         im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
         cbar = fig.colorbar(im, ax=ax)
@@ -275,8 +290,12 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         for i in range(len(y_order)):
             for j in range(len(x_order)):
                 v = grid[i, j]
-                text = "failed" if not np.isfinite(v) else f"{v:.3g}" + ("\nunstable" if unstable[i, j] else "")
-                ax.text(j, i, text, ha="center", va="center",
+                if np.isfinite(v):
+                    text, kind = f"{v:.3g}" + ("\nunstable" if unstable[i, j] else ""), "value"
+                else:
+                    kind = {"": "-", "finished": "n/a"}.get(status[i, j], status[i, j])
+                    text = kind
+                ax.text(j, i, text, ha="center", va="center", gid=f"cell {kind}",
                         fontsize=8, color="white" if np.isfinite(v) and v < mid else "black")
         if base is not None:
             bi, bj = _position(base[y_key], y_order, False), _position(base[x_key], x_order, False)
@@ -295,8 +314,9 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     baseline = (";\noutlined in red: the baseline point (" + _baseline_label(base, study, ", ") + ")"
                 if base is not None else "")
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
-                       "sweep_summary.csv); 'failed' marks a point without results; 'unstable' a point whose "
-                       f"backlog grows all run{baseline}.")
+                       "sweep_summary.csv); 'failed', 'incomplete' or 'not run': a point without results; "
+                       "'-': a combination that is not a point of the sweep; 'n/a': nothing to measure; "
+                       f"'unstable': a point whose backlog grows all run{baseline}.")
     return _save(fig, out_dir, "heatmap", formats)
 
 

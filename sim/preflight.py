@@ -13,6 +13,7 @@ its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -90,9 +91,9 @@ def run_dir_problem(argv: Sequence[str]) -> str | None:
     """Why a single run's ``hydra.run.dir=PATH`` cannot be made, or ``None``.
 
     Hydra makes the folder before the job starts, and a folder it cannot make
-    ends in a Python traceback. It is made here instead, as Hydra would (a
-    path with an interpolation is left to Hydra; sweeps check
-    ``hydra.sweep.dir`` in ``sim.callbacks``).
+    ends in a Python traceback. It is made here first, as Hydra would, and
+    the folders made are removed again (a path with an interpolation is left
+    to Hydra; sweeps check ``hydra.sweep.dir`` in ``sim.callbacks``).
     """
     if any(a in ("-m", "--multirun") for a in argv):
         return None
@@ -102,10 +103,17 @@ def run_dir_problem(argv: Sequence[str]) -> str | None:
     text = values[-1]
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         text = text[1:-1]
+    folder = Path(text)  # as Hydra: no ~ expansion (it makes ./~/...)
+    made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
-        Path(text).mkdir(parents=True, exist_ok=True)  # as Hydra: no ~ expansion (it makes ./~/...)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return f"invalid config: hydra.run.dir={text!r}: cannot make the run folder there ({exc.strerror or exc})"
+    # Undo: Hydra makes it again, and a command that then stops (an unknown
+    # config option, say) should not leave empty folders behind.
+    for p in made:
+        with contextlib.suppress(OSError):
+            p.rmdir()
     return None
 
 

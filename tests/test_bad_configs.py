@@ -321,12 +321,31 @@ def test_cli_fails_cleanly(cli_results, case):
     assert "Traceback" not in err, err
     assert needle in err, err
     assert not list(run_dir.rglob("summary.json")) and not list(run_dir.parent.rglob(f"{run_dir.name}/**/*.csv"))
+    # Nor a folder without results beside the real runs (Hydra makes it before the config is checked).
+    assert not run_dir.exists(), sorted(p.name for p in run_dir.rglob("*"))
     # One clear line of our own, or Hydra's message plus its hint; never a wall of text.
     lines = [ln for ln in err.splitlines() if ln.strip()]
     if err.startswith("gridgov:"):
         assert len(lines) == 1, err
     else:
         assert len(lines) <= 12 and "HYDRA_FULL_ERROR" in err, err
+
+
+def test_a_refused_config_leaves_a_folder_holding_anything_else_as_it_was(tmp_path):
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("kept", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "sim", "staffing.pooling=village", f"hydra.run.dir={run_dir}"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert (run_dir / "notes.txt").read_text(encoding="utf-8") == "kept" and (run_dir / ".hydra").is_dir()
+
+
+def test_a_refused_config_in_the_default_layout_leaves_no_run_folder(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sim", "staffing.pooling=village"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert list((tmp_path / "results" / "runs").iterdir()) == []  # neither the run's nor the date's folder
 
 
 def test_a_run_folder_that_cannot_be_made_fails_cleanly(tmp_path):
@@ -340,15 +359,18 @@ def test_a_run_folder_that_cannot_be_made_fails_cleanly(tmp_path):
 
 def test_the_run_folder_checked_is_the_one_hydra_makes(tmp_path, monkeypatch):
     """Hydra does not expand ~ in hydra.run.dir (it runs in ./~/run); the
-    check made (and left empty) a folder in the home folder instead."""
+    check made (and left empty) a folder in the home folder instead. The
+    folders the check makes are removed again (Hydra makes them)."""
     from sim.preflight import run_dir_problem
 
     home = tmp_path / "home"
     home.mkdir()
+    (home / "run").write_text("a file where ~/run would be: that folder cannot be made", encoding="utf-8")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(tmp_path)
-    assert run_dir_problem(["hydra.run.dir='~/run'", "horizon_days=2"]) is None
-    assert (tmp_path / "~" / "run").is_dir() and not (home / "run").exists()
+    assert run_dir_problem(["hydra.run.dir='~/run'", "horizon_days=2"]) is None  # ./~/run can be made
+    assert not (tmp_path / "~").exists()
+    assert run_dir_problem([f"hydra.run.dir={home / 'run' / 'x'}"]) is not None  # the file is in the way
 
 
 # Sweep-level mistakes that stop the sweep before any point runs: (id, arguments after -m, text on stderr).

@@ -8,6 +8,7 @@ the saved files only, as after any sweep.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -90,3 +91,20 @@ def test_a_runs_backlog_figure_is_titled_with_what_tells_two_runs_apart():
     two, _ = build_job(tiny_town_config(staffing__workers_per_grid=2, staffing__pooling="unit"))
     assert "1 worker(s) per grid each serving their own grid" in backlog_title(one, 2)
     assert "2 worker(s) per grid pooled per unit" in backlog_title(two, 2)
+
+
+def test_heatmap_cells_without_a_value_say_why(sweep_folder):
+    """A combination that is no point of the sweep (two runs compared, some
+    combinations swept) is not a failed point, and a failed point is not a
+    missing one: each cell says which."""
+    shutil.rmtree(sweep_folder / "3")  # (2, unit): not a point at all
+    summary = sweep_folder / "1" / "summary.json"  # (1, unit): failed
+    data = json.loads(summary.read_text())
+    summary.unlink()
+    (sweep_folder / "1" / "failed.json").write_text(json.dumps({"error": "boom", "type": "RuntimeError",
+                                                                "config": data["config"]}))
+    write_report(sweep_folder)
+    svg = (sweep_folder / "heatmap.svg").read_text(encoding="utf-8")
+    n = len(STUDY["metrics"])
+    assert svg.count('id="cell failed') == n and svg.count('id="cell -') == n
+    assert svg.count('id="cell value') == 2 * n and 'id="cell n/a' not in svg
