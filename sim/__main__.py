@@ -20,6 +20,7 @@ once (``sim.interrupt``).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -107,12 +108,30 @@ def main(cfg: DictConfig) -> None:
 
     global _run_dir
     out_dir = _run_dir = HydraConfig.get().runtime.output_dir
+    _to_log_file(f"started: python -m sim {' '.join(sys.argv[1:])}")
     result = run(scenario, out_dir, container, options)
-    print(format_table(result.summary))
+    n = scenario.run.replications
+    lines = [format_table(result.summary)]
     if result.unstable:
-        print(f"\nWARNING: {result.stability['verdict']} (see summary.json 'stability')")
-    print(f"\n{scenario.run.replications} replications of {scenario.run.horizon_days:g} days "
-          f"in {result.wall_seconds:.1f} s; results in {out_dir}")
+        lines.append(f"\nWARNING: {result.stability['verdict']} (see summary.json 'stability')")
+    lines.append(f"\n{n} replication{'s' if n != 1 else ''} of {scenario.run.horizon_days:g} days "
+                 f"in {result.wall_seconds:.1f} s; results in {out_dir}")
+    for line in lines:
+        print(line)
+    _to_log_file("\n".join(lines))
+
+
+def _to_log_file(text: str) -> None:
+    """Write ``text`` to the run's log file (``__main__.log``) only, not again to the terminal.
+
+    Hydra's logging sends a record both to the terminal and to the log file;
+    a single run prints its table itself, and the log keeps a copy of it, so
+    that the run folder holds what the terminal showed.
+    """
+    record = logging.LogRecord("gridgov.run", logging.INFO, __file__, 0, text, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
 
 
 _HYDRA_RECORD = {"config.yaml", "hydra.yaml", "overrides.yaml"}

@@ -7,7 +7,10 @@
   ``Resource`` loop of the same queue (one process per customer) run in the
   same process, and their throughput ratio (matters per second, higher is
   better for the model). The model's time includes generating arrivals,
-  simulating and recording; metrics are timed separately.
+  simulating and recording; metrics are timed separately. Each repeat draws
+  its own matters (seeds 1, 2, ...), and the line reports the fastest
+  repeat's, so ``matters`` and the mean waits may differ from one run of the
+  command to the next.
 * ``default``: one replication-year of the default Xiaji scenario, in seconds
   and matters per second.
 * ``--scale``: the command line for 300, 1,000 and 3,000-grid synthetic

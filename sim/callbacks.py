@@ -78,7 +78,8 @@ def planned_points(config: DictConfig) -> tuple[list[list[str]] | None, list[str
     # The sweeper's own expansion (a private Hydra module, pinned by hydra-core<1.4), so
     # that point n of the plan is exactly the job Hydra numbers n.
     batches = BasicSweeper.split_arguments(parsed, None)
-    return [list(p) for batch in batches for p in batch], [override_key(k) for k in swept]
+    # A key swept by the study and again on the command line (which wins) is one axis.
+    return [list(p) for batch in batches for p in batch], list(dict.fromkeys(override_key(k) for k in swept))
 
 
 def default_config(config_name: str | None) -> dict[str, Any] | None:

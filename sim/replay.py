@@ -142,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("run_dir", help="a run folder, or one point folder of a sweep (holds summary.json)")
     parser.add_argument("--out", help="folder for the new run (default: RUN_DIR/replay)")
     args = parser.parse_args(argv)
+    points = sorted(Path(args.run_dir).glob("*/summary.json"), key=lambda p: (len(p.parent.name), p.parent.name))
+    if not (Path(args.run_dir) / "summary.json").exists() and points:  # a sweep's folder, not a point's
+        print(f"gridgov: cannot replay: {args.run_dir} is a sweep folder; replay one of its points, "
+              f"e.g. python -m sim.replay {points[0].parent}", file=sys.stderr)
+        return 2
     try:
         diffs = replay(args.run_dir, args.out)
     except (OSError, SavedRunError) as exc:  # no summary.json, a file for a folder, an unwritable --out, ...

@@ -260,8 +260,8 @@ def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Pa
         from .runner import run  # the simulation's imports (pandas, scipy, the model) only where points run
 
         scenario, options = build_job(config)
-        progress.info(f"started: {scenario.run.replications} replications of {scenario.run.horizon_days:g} days")
         reps = scenario.run.replications
+        progress.info(f"started: {reps} replication{'s' if reps != 1 else ''} of {scenario.run.horizon_days:g} days")
         run(scenario, point_dir, config, options, on_replication=lambda r, _: progress.replication_done(r, reps),
             share=board_dir(sweep_dir, num))
     except Exception as exc:  # noqa: BLE001 - any failure of one point is recorded, not raised

@@ -12,6 +12,7 @@ key named on stderr, and no ``summary.json`` written.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -402,13 +403,17 @@ def test_config_groups_and_a_narrowed_study_still_sweep(tmp_path):
     options (``routing=tiered,grid_only`` names files, not values: the group's
     node is a mapping) and a study narrowed to one value on the command line."""
     for i, args in enumerate((["routing=tiered,grid_only", "town=xiaji,synthetic"],
-                              ["experiment=grid_size", "town.people_per_grid=1000"])):
+                              ["experiment=grid_size", "town.people_per_grid=1000"],
+                              ["experiment=grid_size", "town.people_per_grid=500,1000"])):
         folder = tmp_path / str(i)
         result = subprocess.run([sys.executable, "-m", "sim", "-m", *args, "horizon_days=2", "warmup_days=0",
                                  "replications=1", "output.events=false", "output.plot=false",
                                  f"hydra.sweep.dir={folder}"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
-        assert len(list(folder.glob("*/summary.json"))) == (4 if i == 0 else 1)
+        assert len(list(folder.glob("*/summary.json"))) == [4, 1, 2][i]
+        if i == 2:  # swept by the study and again on the command line: one axis, named once
+            assert "2 points of town.people_per_grid; folder" in result.stdout + result.stderr
+            assert json.loads((folder / "plan.json").read_text())["swept"] == ["town.people_per_grid"]
 
 
 def test_a_point_that_cannot_be_resolved_fails_alone(tmp_path):

@@ -130,6 +130,12 @@ def test_cli_run_writes_the_run_folder(tmp_path):
     grids = pd.read_csv(tmp_path / "grids.csv")
     assert len(grids) == 2 * 67
     assert not list(Path(tmp_path).glob(".*.tmp"))  # no temporary files left behind
+    # The run's log holds the command and what the terminal showed, once.
+    log = (tmp_path / "__main__.log").read_text(encoding="utf-8")
+    assert "started: python -m sim horizon_days=20" in log
+    final = proc.stdout.strip().splitlines()[-1]
+    assert final.startswith("2 replications of 20 days in ") and log.count(final) == 1
+    assert proc.stdout.count(final) == 1 and "resolution_h_p90" in log
 
 
 def test_parquet_events_hold_the_same_rows_as_csv(tmp_path):

@@ -132,3 +132,14 @@ def test_replay_with_the_same_code_and_different_numbers_is_reported_as_a_bug(sa
     err = capsys.readouterr().err
     assert "NOT reproduced: 1 values differ" in err and "please report it" in err
     assert "events_arrived replication 1" in err
+
+
+def test_replay_of_a_sweep_folder_names_a_point_to_replay(saved_run, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    for num in (10, 2):
+        shutil.copytree(saved_run, sweep / str(num))
+    assert replay_main([str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert "is a sweep folder" in err and f"python -m sim.replay {sweep / '2'}" in err
+    assert not (sweep / "replay").exists()
