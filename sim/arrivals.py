@@ -125,7 +125,7 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
     bsize = spec.block_people
     people = block_people(layout, bsize)
     profile = spec.profile
-    bound = 1.0 if profile.is_flat else (profile.thinning_bound or profile.max_multiplier())
+    bound = profile.candidate_bound
     rate_per_person_h = spec.per_1000_people_day / 1000.0 / 24.0 * bound
     if grids is None:
         blocks = np.arange(people.size)
@@ -141,7 +141,7 @@ def _resident_reports(scenario: Scenario, layout: Layout, replication: int, birt
             continue
         t, u, block = drawn
         resident = block * bsize + np.floor(u[:, U_RESIDENT] * people[block]).astype(np.int64)
-        if not profile.is_flat:  # Lewis-Shedler thinning: keep with probability rate(t) / bound
+        if bound != 1.0 or not profile.is_flat:  # Lewis-Shedler thinning: keep with probability rate(t) / bound
             keep = u[:, U_THIN] * bound < rate_multiplier(profile, t)
             t, u, resident = t[keep], u[keep], resident[keep]
         grid = layout.grid_of_resident(resident)

@@ -424,7 +424,7 @@ def _check_size(scenario: Scenario) -> None:
     # Candidate matters of the largest town in one replication, as sim.arrivals draws them.
     hours = scenario.run.horizon_h
     profile = arrivals.profile
-    bound = 1.0 if profile.is_flat else (profile.thinning_bound or profile.max_multiplier())
+    bound = profile.candidate_bound
     per_person = arrivals.per_1000_people_day / 1000.0 / 24.0 * hours
     reported = per_person * bound * max(people)
     if reported > MAX_MATTERS:

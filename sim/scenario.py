@@ -136,6 +136,16 @@ class ProfileSpec:
     def is_flat(self) -> bool:
         return self.hour_of_day is None and self.day_of_week is None and not self.periods
 
+    @property
+    def candidate_bound(self) -> float:
+        """Candidate rate over the base rate (Lewis-Shedler thinning): the
+        fixed ``thinning_bound`` if given, flat profile or not (so a flat
+        point thins the same candidates as the others), else the profile's
+        own maximum."""
+        if self.thinning_bound is not None:
+            return self.thinning_bound
+        return 1.0 if self.is_flat else self.max_multiplier()
+
     def max_multiplier(self) -> float:
         hod = max(self.hour_of_day) if self.hour_of_day else 1.0
         dow = max(self.day_of_week) if self.day_of_week else 1.0

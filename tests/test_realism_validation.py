@@ -292,6 +292,25 @@ def target_rate_per_h(t_h: np.ndarray, base_per_h: float) -> np.ndarray:
     return base_per_h * hw[hour] * dw[day % 7] * surge
 
 
+def test_a_fixed_thinning_bound_thins_the_same_candidates_with_a_flat_profile():
+    """Common random numbers across profiles: with the same fixed bound, a
+    flat profile (no weights at all) and one whose weights are all equal
+    describe the same arrivals and must draw the same matters. The bound was
+    ignored for a flat profile, which then drew other matters."""
+    common = [*REALISM_OFF, "town=synthetic", "town.population=2000", "town.people_per_grid=1000",
+              "town.unit_population=2000", "arrivals.per_1000_people_day=24", "horizon_days=20", "warmup_days=0",
+              "arrivals.profile.thinning_bound=3", f"seed={SEED}"]
+    flat = load_scenario(common)
+    assert flat.arrivals.profile.is_flat
+    even = load_scenario([*common, f"arrivals.profile.hour_of_day={[1.0] * 24}"])
+    layout = build_layout(flat.town)
+    a, b = generate(flat, layout, 0), generate(even, layout, 0)
+    assert len(a) > 100 and np.array_equal(a.time_h, b.time_h) and np.array_equal(a.work_h, b.work_h)
+    # Without the bound, the flat profile draws every candidate (no thinning): other matters.
+    unbounded = load_scenario([c for c in common if "thinning_bound" not in c])
+    assert not np.array_equal(generate(unbounded, layout, 0).time_h[:10], a.time_h[:10])
+
+
 @pytest.mark.skipif(not HAS_PROFILE, reason="time-varying arrival profiles not implemented yet")
 def test_thinning_reproduces_the_rate_profile():
     days, reps = 28, 30
