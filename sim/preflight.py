@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,33 +88,54 @@ def check(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _default_run_dir(argv: Sequence[str]) -> str | None:
+    """``hydra.run.dir`` of the project's own config, when the command line uses it."""
+    if _flag_values(argv, ("--config-path", "-cp", "--config-name", "-cn")):
+        return None
+    try:
+        with open(DEFAULT_CONFIG_DIR / "config.yaml", encoding="utf-8") as fh:
+            value = yaml.safe_load(fh)["hydra"]["run"]["dir"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def run_dir_problem(argv: Sequence[str]) -> str | None:
-    """Why a single run's ``hydra.run.dir=PATH`` cannot be made, or ``None``.
+    """Why a single run's folder (``hydra.run.dir``) cannot be made, or ``None``.
 
     Hydra makes the folder before the job starts, and a folder it cannot make
     ends in a Python traceback. It is made here first, as Hydra would, and
-    the folders made are removed again (a path with an interpolation is left
-    to Hydra; sweeps check ``hydra.sweep.dir`` in ``sim.callbacks``).
+    the folders made are removed again. A path with an interpolation (the
+    default, ``results/runs/${now:...}``) is checked up to its fixed part: a
+    folder is made and removed inside that (sweeps check
+    ``hydra.sweep.dir`` in ``sim.callbacks``).
     """
     if any(a in ("-m", "--multirun") for a in argv):
         return None
     values = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
-    if not values or "${" in values[-1]:
+    text = values[-1] if values else _default_run_dir(argv)
+    if text is None:
         return None
-    text = values[-1]
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         text = text[1:-1]
-    folder = Path(text)  # as Hydra: no ~ expansion (it makes ./~/...)
+    fixed = text.split("${", 1)[0]
+    interpolated = fixed != text
+    # as Hydra: no ~ expansion (it makes ./~/...); with an interpolation, the folder its fixed part names
+    folder = Path((fixed.rsplit("/", 1)[0] if "/" in fixed else ".") if interpolated else text)
     made = [p for p in (folder, *folder.parents) if not p.exists()]  # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if interpolated:
+            Path(tempfile.mkdtemp(prefix=".gridgov-check-", dir=folder)).rmdir()
     except OSError as exc:
-        return f"invalid config: hydra.run.dir={text!r}: cannot make the run folder there ({exc.strerror or exc})"
-    # Undo: Hydra makes it again, and a command that then stops (an unknown
-    # config option, say) should not leave empty folders behind.
-    for p in made:
-        with contextlib.suppress(OSError):
-            p.rmdir()
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"invalid config: hydra.run.dir={text!r}: cannot make the run folder there ({where}{exc.strerror or exc})"
+    finally:
+        # Undo: Hydra makes it again, and a command that then stops (an
+        # unknown config option, say) should not leave empty folders behind.
+        for p in made:
+            with contextlib.suppress(OSError):
+                p.rmdir()
     return None
 
 

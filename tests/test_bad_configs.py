@@ -358,6 +358,20 @@ def test_a_run_folder_that_cannot_be_made_fails_cleanly(tmp_path):
     assert result.stderr.startswith("gridgov: invalid config: hydra.run.dir=") and result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("run_dir", [None, "blocked/run_${now:%H-%M-%S}"])
+def test_a_run_folder_with_an_interpolation_that_cannot_be_made_fails_cleanly(tmp_path, run_dir):
+    """The default run folder (results/runs/${now:...}) in a folder where
+    `results` is a file, and a named one with an interpolation: a traceback
+    from Hydra (exit 1) before, because only literal paths were checked."""
+    (tmp_path / ("results" if run_dir is None else "blocked")).write_text("a file", encoding="utf-8")
+    extra = [] if run_dir is None else [f"hydra.run.dir={run_dir}"]
+    result = subprocess.run([sys.executable, "-m", "sim", *extra, "horizon_days=2", "warmup_days=0"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("gridgov: invalid config: hydra.run.dir=") and result.stderr.count("\n") == 1
+    assert "cannot make the run folder there" in result.stderr
+
+
 def test_the_run_folder_checked_is_the_one_hydra_makes(tmp_path, monkeypatch):
     """Hydra does not expand ~ in hydra.run.dir (it runs in ./~/run); the
     check made (and left empty) a folder in the home folder instead. The
