@@ -249,6 +249,21 @@ def _check_reference(study: StudySpec, points: Sequence[Sequence[str]] | None) -
          f"(values of {spec.key}: {', '.join(dict.fromkeys(str(v) for v in values))})")
 
 
+def _check_swept_once(config: DictConfig) -> None:
+    """A key swept on the command line and set again later on it: Hydra keeps
+    the last and the sweep silently shrinks (``a=1,2 a=3`` runs one point).
+    A study's sweep narrowed on the command line is not this: that is one
+    override there."""
+    task = [str(o) for o in OmegaConf.to_container(config.hydra.overrides.task, resolve=False)]  # type: ignore[union-attr]
+    parsed = OverridesParser.create().parse_overrides(task)
+    for i, o in enumerate(parsed):
+        key = override_key(o.get_key_element())
+        later = [task[j] for j, p in enumerate(parsed) if j > i and override_key(p.get_key_element()) == key]
+        if o.is_sweep_override() and later:
+            fail(f"invalid config: {task[i]}: swept, but {later[-1]} later on the command line replaces the sweep "
+                 "(give the key once)")
+
+
 def _check_not_replaced(config_name: str | None, points: Sequence[Sequence[str]] | None, swept: Sequence[str]) -> None:
     """Every swept value must reach the point's config.
 
@@ -463,6 +478,7 @@ class SweepReport(Callback):
         _check_baseline(study, points)
         _check_reference(study, points)
         _check_not_replaced(kwargs.get("config_name"), points, swept)
+        _check_swept_once(config)
         if points is not None:  # the basic sweeper: it composes one point of each shape, not every point
             _compose_each_shape_once()
         if _is_joblib(config) and config.hydra.launcher.get("n_jobs") == 0:  # joblib would print a traceback

@@ -398,6 +398,8 @@ BAD_SWEEPS: list[tuple[str, list[str], str]] = [
      "study.transient.reference=5: matches no point"),
     ("NaN target", ["experiment=escalation", "+study.targets.overdue_rate=nan"], "study.targets.overdue_rate=nan"),
     ("study name outside the sweeps folder", ["experiment=escalation", "study.name=../x"], "study.name='../x'"),
+    ("a swept key set again later", ["staffing.workers_per_grid=1,2", "staffing.workers_per_grid=3"],
+     "staffing.workers_per_grid=1,2: swept, but staffing.workers_per_grid=3 later on the command line replaces"),
 ]
 
 
