@@ -129,11 +129,10 @@ class Model:
         self.worker_pools, self._grid_pool = workers.build_pools(self)
         # Departments, teams and the petitions office belong to a town; each
         # grid is served by those of its own town.
-        grid_town = layout.grid_town.tolist()
         self.department_pools, by_town = departments.build_pools(self)
-        self._grid_departments = [by_town.get(t) for t in grid_town]
+        self._grid_departments = self._per_grid(by_town)
         teams = enforcement.build_pools(self)
-        self._grid_enforcement = [teams.get(t) for t in grid_town]
+        self._grid_enforcement = self._per_grid(teams)
         self.pools: list[Pool] = [*self.worker_pools, *self.department_pools, *teams.values()]
         self.policy.prepare(self)
 
@@ -141,7 +140,7 @@ class Model:
         self._patience: np.ndarray | None = None
         if pet.patience_mean_h is not None:
             offices = departments.build_petitions_offices(self)
-            self._grid_petitions = [offices.get(t) for t in grid_town]
+            self._grid_petitions = self._per_grid(offices)
             self.pools.extend(offices.values())
             self._patience = _farray(-pet.patience_mean_h * np.log1p(-arrivals.extra_u[:, EXTRA_COLUMNS.index(U_PATIENCE)]))
             self._timer_set = bytearray(n)
@@ -181,6 +180,16 @@ class Model:
         callback, step = self._progress
         callback(self.env._now, self._next_arrival)
         self.at(self.env._now + step, self._report_progress)
+
+    def _per_grid(self, by_town: dict[int, Pool]) -> list[Pool | None]:
+        """A list indexed by grid: each simulated grid's town's pool (None
+        for the grids of towns not simulated). Built over this model's grids
+        only: a city simulated town by town builds one per town."""
+        out: list[Pool | None] = [None] * self.layout.n_grids
+        grid_town = self.layout.grid_town
+        for g in self.grids:
+            out[g] = by_town.get(int(grid_town[g]))
+        return out
 
     # -- lookups used by policies ------------------------------------------
     def worker_pool(self, mid: int) -> Pool:
