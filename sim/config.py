@@ -245,7 +245,7 @@ def _calendar(c: Mapping, key: str, path: str) -> Calendar | None:
     start = _number(value, "start_h", full, lo=0.0, hi=24.0)
     end = _number(value, "end_h", full, lo=0.0, hi=24.0)
     if end <= start:
-        raise ConfigError(f"{full}.end_h", end, f"must be after start_h ({start:g}); night shifts are not supported")
+        raise ConfigError(f"{full}.end_h", end, f"must be after {full}.start_h={start:g} (a shift ends the day it starts: night shifts are not supported)")
     return Calendar(days=tuple(sorted(set(days))), start_h=start, end_h=end)
 
 
