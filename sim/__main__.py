@@ -94,16 +94,11 @@ def main(cfg: DictConfig) -> None:
             print(f"gridgov: resume={resume} only applies to sweeps (python -m sim -m ...); ignored",
                   file=sys.stderr)
         scenario, options = build_job(container)
-    except ConfigError as exc:
+    except Exception as exc:  # ConfigError, or an interpolation error and the like
         if os.environ.get("GRIDGOV_DEBUG"):
             raise
         _drop_unused_run_dir(HydraConfig.get().runtime.output_dir)
-        fail(str(exc))
-    except Exception as exc:  # interpolation errors and the like
-        if os.environ.get("GRIDGOV_DEBUG"):
-            raise
-        _drop_unused_run_dir(HydraConfig.get().runtime.output_dir)
-        fail(_unresolved(cfg, exc))
+        fail(str(exc) if isinstance(exc, ConfigError) else _unresolved(cfg, exc))
     from .runner import format_table, run  # not at the top: a sweep's main process never simulates
 
     global _run_dir

@@ -121,6 +121,13 @@ def bench_mmc(c: int = 3, load: float = 0.9, n: int = 200_000, seed: int = 1, re
     }
 
 
+def _default_year(scenario, layout, r: int):
+    """Replication ``r`` of the scenario with its metrics: what ``bench_default`` times."""
+    rec = Model(scenario, layout, generate(scenario, layout, r)).run()
+    metrics.compute(rec)
+    return rec
+
+
 def bench_default(repeats: int = 3) -> dict:
     """One replication-year of the default scenario (every default mechanism on)."""
     scenario = load_scenario([])
@@ -129,8 +136,7 @@ def bench_default(repeats: int = 3) -> dict:
     best, n = float("inf"), 0
     for r in range(repeats):
         t0 = time.perf_counter()
-        rec = Model(scenario, layout, generate(scenario, layout, r)).run()
-        metrics.compute(rec)
+        rec = _default_year(scenario, layout, r)
         best = min(best, time.perf_counter() - t0)
         n = len(rec)
     return {"bench": "default", "grids": layout.n_grids, "horizon_days": scenario.run.horizon_days,
@@ -226,13 +232,10 @@ def profile(top: int = 15, n: int = 200_000, out=None) -> None:
 
     out = sys.stderr if out is None else out
 
-    def default_year() -> None:
-        scenario = load_scenario([])
-        layout = build_layout(scenario.town)
-        metrics.compute(Model(scenario, layout, generate(scenario, layout, 0)).run())
-
+    scenario = load_scenario([])
+    layout = build_layout(scenario.town)
     for label, run in ((f"mmc (c=3, load 0.9, {n:,} matters)", lambda: model_mmc(3, 0.9, n, 1)),
-                       ("default (one replication-year)", default_year)):
+                       ("default (one replication-year)", lambda: _default_year(scenario, layout, 0))):
         prof = cProfile.Profile()
         prof.runcall(run)
         text = io.StringIO()

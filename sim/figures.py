@@ -259,28 +259,28 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     y_order = _axis_values(list(table[y_key]))[0]
     base = _baseline_values(table, study)
     ok = table[table["status"] == "finished"]
+
+    def cell(r) -> tuple[int, int]:  # (row, column) of a table row's point
+        return int(_position(r[y_key], y_order, False)), int(_position(r[x_key], x_order, False))
+
+    # A cell without a value: a point that did not finish (its status), a
+    # finished point without the metric (nothing to measure: n/a), or no
+    # point at all (two runs compared, a sweep of some combinations).
+    status = np.full((len(y_order), len(x_order)), "", dtype=object)
+    for _, r in table[[x_key, y_key, "status"]].drop_duplicates().iterrows():
+        if status[cell(r)] in ("", "finished"):
+            status[cell(r)] = r["status"]
     rows, cols = _panels(len(study.metrics))
     height = 3.4 * rows + 0.5
     plt = pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, height), squeeze=False)
     for ax, metric in zip(axes.flat, study.metrics):
-        grid = np.full((len(y_order), len(x_order)), np.nan)
+        grid = np.full(status.shape, np.nan)
         part = ok[ok["metric"] == metric]
         unstable = np.zeros_like(grid, dtype=bool)
         for (_, r), bad in zip(part.iterrows(), _unstable(part)):
-            i = int(_position(r[y_key], y_order, False))
-            j = int(_position(r[x_key], x_order, False))
-            grid[i, j] = r["mean"]
-            unstable[i, j] = bad
-        # A cell without a value: a point that did not finish (its status),
-        # a finished point without this metric (nothing to measure: n/a), or
-        # no point at all (two runs compared, a sweep of some combinations).
-        status = np.full(grid.shape, "", dtype=object)
-        for _, r in table[[x_key, y_key, "status"]].drop_duplicates().iterrows():
-            i = int(_position(r[y_key], y_order, False))
-            j = int(_position(r[x_key], x_order, False))
-            if status[i, j] in ("", "finished"):
-                status[i, j] = r["status"]
+            grid[cell(r)] = r["mean"]
+            unstable[cell(r)] = bad
         info = metric_info(metric)
         im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
         cbar = fig.colorbar(im, ax=ax)
