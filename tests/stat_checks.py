@@ -8,6 +8,7 @@ is Bonferroni-corrected so that it fails by chance at ``LEVEL`` as a whole.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -19,6 +20,25 @@ from sim.stats import t_interval
 from sim.town import build_layout
 
 LEVEL = 0.999
+
+SEED_VARIABLE = "GRIDGOV_TEST_SEED"
+
+
+def stat_seed(default: int) -> int:
+    """The seed of a file of statistical tests: ``default``, or the one the
+    environment variable ``GRIDGOV_TEST_SEED`` gives, so that anyone can check
+    that the tests hold for another seed (``GRIDGOV_TEST_SEED=7 python -m
+    pytest tests/test_validation.py``)."""
+    value = os.environ.get(SEED_VARIABLE, "").strip()
+    if not value:
+        return default
+    try:
+        seed = int(value)
+    except ValueError:
+        raise ValueError(f"{SEED_VARIABLE}={value!r}: expected a non-negative integer seed") from None
+    if seed < 0:
+        raise ValueError(f"{SEED_VARIABLE}={value!r}: expected a non-negative integer seed")
+    return seed
 
 
 def replicate(overrides: Sequence[str], reps: int, fn: Callable, *, seed: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from functools import partial
 
 import numpy as np
 import pytest
-from stat_checks import assert_all_cover, replicate
+from stat_checks import assert_all_cover, replicate, stat_seed
 
 from sim import metrics
 from sim.compose import mmc_overrides
@@ -40,7 +40,7 @@ from sim.validation import (
     pk_wait,
 )
 
-SEED = 20240611
+SEED = stat_seed(20240611)
 replicate = partial(replicate, seed=SEED)
 
 
