@@ -4,6 +4,10 @@
   bars; one line per value of the second swept key, if any;
 * ``heatmap``: for two swept keys, each key metric's mean over the grid of
   their values;
+* with three swept keys or more (a product sweep of three settings, runs
+  compared that differ in three), every key after the first is drawn as one:
+  each combination of their values is a line of the metrics figure and a row
+  of the heatmap, named by all of them;
 * ``backlog``: mean backlog over time at each point (from each point's
   ``backlog.csv``), for studies about transients such as a surge.
 
@@ -119,6 +123,39 @@ def _baseline_values(table: pd.DataFrame, study: StudySpec) -> dict[str, Any] | 
     return None
 
 
+_REST = "__other swept keys__"  # the column of ``_second_axis``'s combined values
+
+
+def _second_axis(table: pd.DataFrame, study: StudySpec, sep: str = ", ") -> tuple[pd.DataFrame, str | None, str]:
+    """The column drawn as the metrics figure's lines and the heatmap's rows, and its axis label.
+
+    It is the second swept key; with more than two, every key after the first
+    taken together, so that two points differing only in a third key never
+    share a position (each combination of values is a line or a row, named
+    by every key's value, joined by ``sep``). The table comes back with that column added, its
+    rows ordered by those keys' values. ``None`` with a single swept key.
+    """
+    rest = study.keys[1:]
+    if len(rest) <= 1:
+        return table, (rest[0] if rest else None), (study.label(rest[0]) if rest else "")
+    orders = {k: _axis_values(list(table[k]))[0] for k in rest}
+    rank = [tuple(_position(r[k], orders[k], False) for k in rest) for _, r in table.iterrows()]
+    table = table.assign(**{_REST: [_rest_text(r, study, sep) for _, r in table.iterrows()]})
+    table = table.iloc[sorted(range(len(table)), key=rank.__getitem__)]
+    return table, _REST, "; ".join(study.label(k) for k in rest)
+
+
+def _rest_text(values, study: StudySpec, sep: str = ", ") -> str:
+    """The values of every swept key after the first, as one label (``_second_axis``)."""
+    return sep.join(f"{study.label(k)} {fmt_value(values[k], study.null_label)}" for k in study.keys[1:])
+
+
+def _hue_label(hue_key: str, value: Any, study: StudySpec) -> str:
+    if hue_key == _REST:  # its values name their keys already
+        return str(value)
+    return f"{study.label(hue_key)}: {fmt_value(value, study.null_label)}"
+
+
 def _baseline_label(base: dict[str, Any], study: StudySpec, sep: str) -> str:
     """The baseline's values for a legend: those the study names, else every swept key's."""
     named = study.baseline or tuple((k, base[k]) for k in study.keys)
@@ -163,6 +200,19 @@ def _save(fig, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
     return paths
 
 
+def _legend_columns(labels: Sequence[str], width_in: float, most: int = 4) -> int:
+    """Columns for a legend of ``labels`` across a figure ``width_in`` inches
+    wide: the most (up to ``most``) whose estimated width fits, at about 0.07
+    inch a character of 9-point text and 0.6 inch of marker and padding per
+    column (matplotlib fills a legend column by column)."""
+    for ncol in range(min(len(labels), most), 1, -1):
+        rows = math.ceil(len(labels) / ncol)
+        columns = [labels[i:i + rows] for i in range(0, len(labels), rows)]
+        if sum(0.07 * max(map(len, col)) + 0.6 for col in columns) <= width_in:
+            return ncol
+    return 1
+
+
 def _panels(n: int) -> tuple[int, int]:
     if n <= 3:
         return 1, n
@@ -177,11 +227,13 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     (``same_seed``: the points share their random numbers, as the footnote says)."""
     out_dir = Path(out_dir)
     x_key = study.keys[0]
-    hue_key = study.keys[1] if len(study.keys) > 1 else None
+    table, hue_key, _ = _second_axis(table, study)
     ok = table[table["status"] == "finished"]
     x_order, numeric = _axis_values(list(table[x_key]))
     hues = _axis_values(list(table[hue_key]))[0] if hue_key else [None]
     base = _baseline_values(table, study)
+    if base is not None and hue_key == _REST:
+        base[_REST] = _rest_text(base, study)
     rows, cols = _panels(len(study.metrics))
     height = 3.4 * rows + 0.9
     plt = pyplot()
@@ -199,9 +251,10 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             floor, ceiling = metric_info(metric).bounds
             lo, hi = np.maximum(lo, floor), np.minimum(hi, ceiling)
             err = np.vstack([np.where(np.isfinite(lo), m - lo, 0.0), np.where(np.isfinite(hi), hi - m, 0.0)])
-            label = None if hue_key is None else f"{study.label(hue_key)}: {fmt_value(hue, study.null_label)}"
-            ax.errorbar(xs, m, yerr=err, marker="o", markersize=4, capsize=3, linewidth=1.5,
-                        color=colors(i), label=label)
+            label = None if hue_key is None else _hue_label(hue_key, hue, study)
+            bars = ax.errorbar(xs, m, yerr=err, marker="o", markersize=4, capsize=3, linewidth=1.5,
+                               color=colors(i), label=label)
+            bars.lines[0].set_gid(f"series {i}")
             unstable = _unstable(sel)[order]
             if unstable.any():
                 ax.scatter(xs[unstable], m[unstable], s=120, facecolors="none", edgecolors="red", linewidths=1.5,
@@ -238,12 +291,17 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    # Fixed room at the top, in inches: the title, then the legend under it.
+    # Room at the top, in inches: the title, then the legend under it, in as
+    # many rows as its entries need to fit the figure's width.
+    ncol = _legend_columns(labels, fig.get_figwidth())
+    extra = 0.2 * (math.ceil(len(labels) / ncol) - 1) if handles else 0.0
+    height += extra
+    fig.set_figheight(height)
     fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
     if handles:
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.4 / height),
-                   ncol=min(len(labels), 4), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - (0.62 if handles else 0.4) / height))
+                   ncol=ncol, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - ((0.62 + extra) if handles else 0.4) / height))
     _add_footnote(fig, _footnote(table, study, same_seed))
     return _save(fig, out_dir, "metrics", formats)
 
@@ -252,12 +310,17 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
                    formats: Sequence[str] = FORMATS) -> list[Path]:
     """For two swept keys: each key metric's mean on the grid of their values."""
     out_dir = Path(out_dir)
-    x_key, y_key = study.keys[0], study.keys[1]
+    x_key = study.keys[0]
+    table, y_key, y_label = _second_axis(table, study, sep="\n")  # a row's label: one key a line
     from matplotlib.patches import Rectangle
 
     x_order = _axis_values(list(table[x_key]))[0]
     y_order = _axis_values(list(table[y_key]))[0]
     base = _baseline_values(table, study)
+    if y_key == _REST:
+        y_label = ""  # every row's label names its keys
+        if base is not None:
+            base[_REST] = _rest_text(base, study, "\n")
     ok = table[table["status"] == "finished"]
 
     def cell(r) -> tuple[int, int]:  # (row, column) of a table row's point
@@ -305,7 +368,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         ax.set_xticks(range(len(x_order)), [fmt_value(v, study.null_label) for v in x_order])
         ax.set_yticks(range(len(y_order)), [fmt_value(v, study.null_label) for v in y_order])
         ax.set_xlabel(study.label(x_key))
-        ax.set_ylabel(study.label(y_key))
+        ax.set_ylabel(y_label)
         ax.set_title(info.label, fontsize=10)
     for ax in axes.flat[len(study.metrics):]:
         ax.axis("off")

@@ -108,3 +108,37 @@ def test_heatmap_cells_without_a_value_say_why(sweep_folder):
     n = len(STUDY["metrics"])
     assert svg.count('id="cell failed') == n and svg.count('id="cell -') == n
     assert svg.count('id="cell value') == 2 * n and 'id="cell n/a' not in svg
+
+
+def test_three_swept_keys_give_every_point_its_own_line_and_cell(tmp_path):
+    """With three swept keys (or three settings told apart in compared runs)
+    the figures drew the first two only: two points differing in the third
+    shared a heatmap cell (one value hidden, the baseline outline on the
+    other's value) and were joined by a vertical line in the line figure.
+    Every key after the first is now one axis: a line and a row per
+    combination of their values."""
+    study = {**STUDY, "sweep": {**STUDY["sweep"], "routing.policy": "routing"},
+             "baseline": {"staffing.workers_per_grid": 1, "staffing.pooling": "grid", "routing.policy": "tiered"}}
+    points = [(1, "grid", "tiered"), (1, "grid", "grid_only"), (2, "unit", "tiered")]
+    for num, (workers, pooling, policy) in enumerate(points):
+        cfg = base_config()
+        cfg["staffing"] = {"workers_per_grid": workers, "pooling": pooling}
+        cfg["routing"]["policy"] = policy
+        cfg["study"] = study
+        mean = 0.2 + 0.1 * num
+        metrics = {m: {"mean": mean, "ci95_low": mean - 0.05, "ci95_high": mean + 0.05,
+                       "per_replication": [mean - 0.01, mean + 0.01]} for m in METRICS}
+        folder = tmp_path / str(num)
+        (folder / ".hydra").mkdir(parents=True)
+        (folder / ".hydra" / "overrides.yaml").write_text(
+            f"- staffing.workers_per_grid={workers}\n- staffing.pooling={pooling}\n- routing.policy={policy}\n")
+        (folder / "summary.json").write_text(json.dumps({"metrics": metrics, "config": cfg,
+                                                         "manifest": {"seed": cfg["seed"]}}))
+    write_report(tmp_path)
+    n = len(study["metrics"])
+    heatmap = (tmp_path / "heatmap.svg").read_text(encoding="utf-8")
+    # Rows: (grid, tiered), (grid, grid_only), (unit, tiered); columns: 1, 2 workers.
+    assert heatmap.count('id="cell value') == 3 * n and heatmap.count('id="cell -') == 3 * n
+    assert heatmap.count('id="baseline') == n
+    line = (tmp_path / "metrics.svg").read_text(encoding="utf-8")
+    assert line.count('id="series ') == 3 * n and line.count('id="baseline') == n
