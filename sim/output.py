@@ -297,6 +297,30 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+_CODE_VERSION: dict[str, Any] | None = None
+
+
+def code_version() -> dict[str, Any]:
+    """The code this process runs: ``{"git": git_revision(), "source": source_digest()}``.
+
+    Read once per process, the first time a run asks (``sim.runner.run``
+    does before it simulates), and kept: the modules were loaded then, so
+    an edit or a checkout made while a run goes, or between the points a
+    sweep worker runs, is not recorded as the code that ran.
+    """
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        _CODE_VERSION = {"git": git_revision(), "source": source_digest()}
+    return _CODE_VERSION
+
+
+def config_digest(config: Any) -> str:
+    """SHA-256 of a resolved config as ``summary.json`` saves it (keys sorted):
+    a replay tells from it whether the saved config was edited after the run."""
+    text = json.dumps(_clean(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def manifest(seed: int, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """What is needed to judge and reproduce a run."""
     return {
@@ -305,8 +329,7 @@ def manifest(seed: int, wall_seconds: float, extra: dict[str, Any] | None = None
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": package_versions(),
-        "git": git_revision(),
-        "source": source_digest(),
+        **code_version(),
         "argv": sys.argv,
         **(extra or {}),
     }

@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import invariants, metrics, stability
 from .parallel import replications
-from .output import OutputOptions, atomic_open, manifest, remove_stale_temps, write_json
+from .output import OutputOptions, atomic_open, code_version, config_digest, manifest, remove_stale_temps, write_json
 from .records import ROUTES, Records
 from .scenario import COMPLEXITIES, Scenario
 from .stats import summarise
@@ -235,6 +235,8 @@ def run(
     """Run every replication; write the run folder if ``out_dir`` is given
     (``share``: a sweep point's board, see ``sim.share``)."""
     t0 = time.perf_counter()
+    if out_dir is not None:
+        code_version()  # the code that runs, read before it does (see there)
     layout = build_layout(scenario.town)
     out = Path(out_dir) if out_dir is not None else None
     per_rep: dict[str, list[float]] = {name: [] for name in (*metrics.METRICS, *metrics.HOURLY_METRICS)}
@@ -316,6 +318,7 @@ def run(
                 "jobs": options.jobs,
                 "random_numbers": "replication r uses SeedSequence(seed).spawn child r; "
                                   "streams keyed (r, purpose, index); arrivals per block of residents",
+                "config_sha256": config_digest(resolved_config or {}),
             }),
         })
     return result

@@ -130,7 +130,7 @@ def test_replay_with_the_same_code_and_different_numbers_is_reported_as_a_bug(sa
     (saved_run / "summary.json").write_text(json.dumps(summary))
     assert replay_main([str(saved_run), "--out", str(tmp_path / "again")]) == 1
     err = capsys.readouterr().err
-    assert "NOT reproduced: 1 values differ" in err and "please report it" in err
+    assert "NOT reproduced: 1 difference in the metrics or tables" in err and "please report it" in err
     assert "events_arrived replication 1" in err
 
 
@@ -143,3 +143,75 @@ def test_replay_of_a_sweep_folder_names_a_point_to_replay(saved_run, tmp_path, c
     err = capsys.readouterr().err
     assert "is a sweep folder" in err and f"python -m sim.replay {sweep / '2'}" in err
     assert not (sweep / "replay").exists()
+
+
+def test_the_code_version_is_read_before_the_run_simulates(tiny_config, tmp_path, monkeypatch):
+    """An edit (or a checkout) made while a run goes is not the code that
+    ran: the manifest recorded the digest and commit read when the run
+    ended, so a replay then blamed the code for the run's own numbers."""
+    import sim.model
+    import sim.output
+
+    tree = {"sha256": "before"}
+    monkeypatch.setattr(sim.output, "_CODE_VERSION", None)  # as in a new process
+    monkeypatch.setattr(sim.output, "source_digest", lambda: dict(tree))
+    simulate = sim.model.Model.run
+
+    def edited_meanwhile(self):
+        tree["sha256"] = "after"
+        return simulate(self)
+
+    monkeypatch.setattr(sim.model.Model, "run", edited_meanwhile)
+    cfg = tiny_config()
+    scenario, _ = build_job(cfg)
+    run(scenario, tmp_path / "run", cfg, QUIET)
+    manifest = json.loads((tmp_path / "run" / "summary.json").read_text())["manifest"]
+    assert tree["sha256"] == "after" and manifest["source"]["sha256"] == "before"
+
+
+def test_replay_refuses_to_write_over_a_saved_run(saved_run, tmp_path, capsys):
+    """``--out`` naming the saved folder overwrote the run it was to be
+    compared with (and then compared the new manifest with itself)."""
+    before = {p.name: p.read_bytes() for p in saved_run.iterdir() if p.is_file()}
+    assert replay_main([str(saved_run), "--out", str(saved_run)]) == 2
+    assert "is the saved run's own folder" in capsys.readouterr().err
+    other = tmp_path / "other"
+    shutil.copytree(saved_run, other)
+    assert replay_main([str(saved_run), "--out", str(other)]) == 2
+    assert "exists and is not an empty folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in saved_run.iterdir() if p.is_file()} == before
+    assert replay_main([str(saved_run)]) == 0 and replay_main([str(saved_run)]) == 0  # RUN_DIR/replay: replaced
+    capsys.readouterr()
+
+
+def test_replay_compares_the_saved_tables_too(saved_run, tmp_path, capsys):
+    grids = saved_run / "grids.csv"
+    lines = grids.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace(",", ",9", 1)
+    grids.write_text("".join(lines))
+    assert replay_main([str(saved_run), "--out", str(tmp_path / "again")]) == 1
+    err = capsys.readouterr().err
+    assert "NOT reproduced: 1 difference" in err and "grids.csv: the new file differs from the saved one" in err
+
+
+def test_replay_says_when_the_saved_config_was_edited(saved_run, tmp_path, capsys):
+    """A config edited after the run gives other numbers: the replay says the
+    files were edited, and does not ask for a bug report."""
+    summary = json.loads((saved_run / "summary.json").read_text())
+    summary["config"]["horizon_days"] = 3.0
+    summary["manifest"]["seed"] += 1
+    (saved_run / "summary.json").write_text(json.dumps(summary))
+    assert replay_main([str(saved_run), "--out", str(tmp_path / "again")]) == 1
+    err = capsys.readouterr().err
+    assert "the saved files were edited after the run" in err and "please report it" not in err
+    assert "the saved config was edited after the run" in err and "the saved seeds disagree" in err
+
+
+def test_replay_of_a_failed_point_says_so(saved_run, capsys):
+    summary = json.loads((saved_run / "summary.json").read_text())
+    (saved_run / "summary.json").unlink()
+    (saved_run / "failed.json").write_text(json.dumps({"error": "boom", "type": "RuntimeError",
+                                                       "config": summary["config"]}))
+    assert replay_main([str(saved_run)]) == 2
+    err = capsys.readouterr().err
+    assert "is a sweep point that failed (RuntimeError: boom)" in err and "--config-path" in err
