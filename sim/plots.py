@@ -28,8 +28,9 @@ def backlog_plot(backlog_csv: str | os.PathLike, out_png: str | os.PathLike, tit
     df = pd.read_csv(backlog_csv)
     df["day"] = df["time_h"] / 24.0
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for rep, part in df.groupby("replication"):
-        ax.plot(part["day"], part["backlog"], color="tab:blue", alpha=0.25, linewidth=0.8)
+    for i, (rep, part) in enumerate(df.groupby("replication")):
+        ax.plot(part["day"], part["backlog"], color="tab:blue", alpha=0.25, linewidth=0.8,
+                label="all open matters, each replication" if i == 0 else None)
     mean = df.groupby("day")[["backlog", "department_backlog"]].mean()
     ax.plot(mean.index, mean["backlog"], color="tab:blue", linewidth=1, alpha=0.6,
             label="all open matters (mean of replications)")
@@ -46,5 +47,6 @@ def backlog_plot(backlog_csv: str | os.PathLike, out_png: str | os.PathLike, tit
     ax.set_title(title)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8)
+    # Under the axes, not on them: inside, it covered the first weeks' peaks.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     save_figure(fig, out_png)

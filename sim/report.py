@@ -38,9 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import ConfigError
 from .output import atomic_open, remove_stale_temps, stale_temps
 from .study import StudySpec
 
+FIGURE_FORMATS = ("png", "svg", "pdf")
+"""The file formats a report's figures can be saved in (``--formats``)."""
+FIGURE_KINDS = ("metrics", "heatmap", "backlog")
 SUMMARY_CSV = "sweep_summary.csv"
 DIFF_CSV = "paired_differences.csv"
 REPORT_MD = "report.md"
@@ -74,11 +78,21 @@ class FigureJob:
         return [sweep_dir / f"{self.kind}.{fmt}" for fmt in self.formats]
 
 
-def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
+def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
+                   formats: Sequence[str] | None = None) -> tuple[str, list[FigureJob]]:
     """Write the sweep's tables; return the text of ``report.md`` and the figures it shows.
+
+    Args:
+        sweep_dir: the sweep folder.
+        changes: entries of the ``study`` block to use instead of the saved
+            ones (``metrics``, ``baseline``, ``figures``...), to present the
+            saved results otherwise without running anything again; targets
+            of metrics no longer shown are dropped.
+        formats: the figures' file formats (default ``figures.FORMATS``).
 
     Raises:
         FileNotFoundError: the folder holds no sweep points.
+        ConfigError: ``changes`` that are not a valid study block.
     """
     # pandas and matplotlib are imported where the work is done, not with the
     # module: a sweep's main process hands this work to its worker processes,
@@ -102,6 +116,11 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
     study_cfg = with_study[0].config.get("study") if with_study else None
     if study_cfg is None and plan.get("runs"):
         study_cfg = {"name": "comparison"}
+    if changes:
+        study_cfg = {**(study_cfg or {}), **changes}
+        if "metrics" in changes and isinstance(study_cfg.get("targets"), dict):
+            study_cfg["targets"] = {m: v for m, v in study_cfg["targets"].items() if m in changes["metrics"]}
+    formats = tuple(formats or FORMATS)
     study = parse_study(study_cfg, swept_keys(points, plan.get("swept", [])))
     table = summary_table(points, study.keys)
     with atomic_open(sweep_dir / SUMMARY_CSV) as fh:
@@ -115,9 +134,9 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
     finished = (table["status"] == "finished").any()
     same_seed = one_seed(points)
     if study.keys and "metrics" in study.figures and finished:
-        jobs.append(FigureJob("metrics", study, FORMATS, same_seed=same_seed))
+        jobs.append(FigureJob("metrics", study, formats, same_seed=same_seed))
     if len(study.keys) >= 2 and "heatmap" in study.figures and finished:
-        jobs.append(FigureJob("heatmap", study, FORMATS))
+        jobs.append(FigureJob("heatmap", study, formats))
     recovered = None
     if study.transient is not None or "backlog" in study.figures:
         series, recovered = recovery(points, study.keys, study.transient)
@@ -128,7 +147,7 @@ def prepare_report(sweep_dir: str | Path) -> tuple[str, list[FigureJob]]:
                 recovered.to_csv(fh, index=False, float_format="%.6g")
         if "backlog" in study.figures and len(pd.read_csv(sweep_dir / SERIES_CSV)):
             cfg = next(p.config for p in points if p.status == "finished")
-            jobs.append(FigureJob("backlog", study, FORMATS, warmup_days=cfg.get("warmup_days")))
+            jobs.append(FigureJob("backlog", study, formats, warmup_days=cfg.get("warmup_days")))
 
     files = [f for job in jobs for f in job.files(sweep_dir)]
     text = build_report(sweep_dir, study, points, table, diffs, base, files, plan, recovered)
@@ -172,7 +191,8 @@ def _here(calls: Sequence[tuple[Any, ...]]) -> list[Any]:
     return [fn(*args) for fn, *args in calls]
 
 
-def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
+def write_report(sweep_dir: str | Path, pool: Calls | None = None, changes: dict[str, Any] | None = None,
+                 formats: Sequence[str] | None = None) -> Path:
     """Aggregate a sweep folder; return the path of ``report.md``.
 
     Args:
@@ -180,6 +200,7 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
         pool: runs the steps in other processes (``Calls``), each format of
             each figure in a task of its own; ``None``: all in this process,
             each figure drawn once.
+        changes, formats: as for ``prepare_report``.
 
     Raises:
         FileNotFoundError: the folder holds no sweep points.
@@ -192,15 +213,22 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None) -> Path:
     # (in the points' folders the points' own runs remove them).
     remove_stale_temps(sweep_dir)
     if pool is None:
-        text, jobs = prepare_report(sweep_dir)
+        text, jobs = prepare_report(sweep_dir, changes, formats)
         _here([(draw_figure, sweep_dir, job) for job in jobs])
     else:
         # matplotlib's start-up (drawing only) overlaps the tables: any
         # worker not preparing them loads it, and so does the preparing one
         # if it finishes first, so every worker is ready to draw.
-        text, jobs = pool([(prepare_report, sweep_dir), (_load_pyplot,), (_load_pyplot,)])[0]
+        text, jobs = pool([(prepare_report, sweep_dir, changes, formats), (_load_pyplot,), (_load_pyplot,)])[0]
         pool([(draw_figure, sweep_dir, dataclasses.replace(job, formats=(fmt,)))
               for job in jobs for fmt in job.formats])
+    # Figures of an earlier report that this one does not draw (another
+    # format, a figure no longer asked for) go: the folder shows what report.md shows.
+    drawn = {f for job in jobs for f in job.files(sweep_dir)}
+    for kind in FIGURE_KINDS:
+        for fmt in FIGURE_FORMATS:
+            if sweep_dir / f"{kind}.{fmt}" not in drawn:
+                (sweep_dir / f"{kind}.{fmt}").unlink(missing_ok=True)
     with atomic_open(sweep_dir / REPORT_MD) as fh:
         fh.write(text)
     return sweep_dir / REPORT_MD
@@ -210,7 +238,8 @@ class NotARunError(ValueError):
     """A run folder given to ``compare_runs`` whose ``summary.json`` is not a run's."""
 
 
-def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | None = None) -> Path:
+def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | None = None,
+                 changes: dict[str, Any] | None = None, formats: Sequence[str] | None = None) -> Path:
     """Report separate finished runs side by side, as the points of one sweep.
 
     ``out_dir`` (new, or empty) gets a link ``<i>`` to the i-th run folder and
@@ -252,11 +281,41 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
 
     write_json(out / PLAN, {"study": "comparison", "points": None, "total": len(folders),
                             "swept": differing_keys(configs), "sessions": [], "runs": [str(f) for f in folders]})
-    return write_report(out, pool)
+    return write_report(out, pool, changes, formats)
+
+
+def _presentation(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...] | None]:
+    """The study entries and figure formats asked for on the command line.
+
+    Raises:
+        ValueError: a ``--baseline`` without ``=``, an unknown format.
+    """
+    import yaml
+
+    changes: dict[str, Any] = {}
+    if args.metrics is not None:
+        changes["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if args.baseline:
+        baseline = {}
+        for item in args.baseline:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"--baseline {item!r}: expected KEY=VALUE, a swept key and its value at the baseline")
+            baseline[key.strip()] = yaml.safe_load(value) if value.strip() else None  # 2 is a number, null is None
+        changes["baseline"] = baseline
+    formats = None
+    if args.formats is not None:
+        formats = tuple(f.strip().lower() for f in args.formats.split(",") if f.strip())
+        bad = [f for f in formats if f not in FIGURE_FORMATS]
+        if bad or not formats:
+            raise ValueError(f"--formats {args.formats!r}: expected a comma-separated list of "
+                             f"{', '.join(FIGURE_FORMATS)}")
+    return changes, formats
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sim.report SWEEP_DIR``: (re)write a sweep folder's summary, figures and report."""
+    """``python -m sim.report SWEEP_DIR``: (re)write a sweep folder's summary, figures and report,
+    from its saved results (``--metrics``, ``--baseline``, ``--formats`` present them otherwise)."""
     from .aggregate import load_points
 
     parser = argparse.ArgumentParser(prog="python -m sim.report", description=main.__doc__)
@@ -265,14 +324,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", nargs="+", metavar="RUN_DIR",
                         help="compare these finished run folders (the first is the baseline) in one report, "
                              "table and figure, written into SWEEP_DIR")
+    parser.add_argument("--metrics", metavar="M1,M2,...",
+                        help="the key metrics to tabulate and plot, instead of the study's (names as in summary.json)")
+    parser.add_argument("--baseline", action="append", metavar="KEY=VALUE",
+                        help="the baseline point, by the value of a swept key (repeat for several keys), "
+                             "instead of the study's")
+    parser.add_argument("--formats", metavar="F1,F2", default=None,
+                        help=f"figure file formats, of {', '.join(FIGURE_FORMATS)} (default: png,svg)")
     args = parser.parse_args(argv)
+    try:
+        changes, formats = _presentation(args)
+    except ValueError as exc:
+        print(f"gridgov: {exc}", file=sys.stderr)
+        return 2
     if args.runs:
         if len(args.runs) < 2:
             print("gridgov: --runs needs at least two run folders to compare", file=sys.stderr)
             return 2
         try:
-            path = compare_runs(args.sweep_dir, args.runs)
+            path = compare_runs(args.sweep_dir, args.runs, changes=changes, formats=formats)
         except (OSError, NotARunError) as exc:  # FileNotFoundError, FileExistsError, a link refused...
+            print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
+            return 2
+        except ConfigError as exc:
             print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
             return 2
         print(f"comparison of {len(args.runs)} runs: wrote {Path(args.sweep_dir) / SUMMARY_CSV}, "
@@ -285,9 +359,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for tmp in remove_stale_temps(args.sweep_dir):  # write_report would too, silently
         print(f"gridgov: removed {tmp}, left by an earlier report killed while writing it", file=sys.stderr)
     try:
-        path = write_report(args.sweep_dir)
+        path = write_report(args.sweep_dir, changes=changes, formats=formats)
     except FileNotFoundError as exc:
         print(f"gridgov: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:  # --metrics or --baseline the study cannot take
+        print(f"gridgov: cannot report {args.sweep_dir}: {exc}", file=sys.stderr)
         return 2
     except json.JSONDecodeError as exc:  # plan.json edited or damaged by hand (it is written atomically)
         print(f"gridgov: cannot report {args.sweep_dir}: a JSON file of the sweep is not valid JSON ({exc})",

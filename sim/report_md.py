@@ -204,6 +204,18 @@ def _run_time(points: Sequence[Point], plan: Mapping[str, Any]) -> tuple[float, 
     return compute, max(ends) - float(sessions[-1]["started"]) if len(sessions) == 1 else None
 
 
+
+def _finds_matters_on_duty(points) -> bool:
+    """Whether any point's workers find matters on duty (``arrivals.discovered_per_duty_h``
+    and ``duties.share`` both above 0): those matters vary with staffing."""
+    for p in points:
+        cfg = p.config or {}
+        rate = (cfg.get("arrivals") or {}).get("discovered_per_duty_h") or 0.0
+        share = (cfg.get("duties") or {}).get("share") or 0.0
+        if rate > 0 and share > 0:
+            return True
+    return False
+
 def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], table: pd.DataFrame,
                  diffs: pd.DataFrame, base: Point | None, figure_files: Sequence[Path],
                  plan: Mapping[str, Any], recovered: pd.DataFrame | None = None) -> str:
@@ -226,7 +238,8 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     out += ["## 2. Model logic", "",
             "A discrete-event simulation (SimPy) of grid-based governance. Matters are reported in grids "
             "(Poisson arrivals generated per block of residents, so every partition of the population "
-            "sees the same matters); their category, complexity and work content are drawn at report time. "
+            "sees the same matters reported by residents), and grid workers on duty find more of them, at a "
+            "rate per worker on duty; their category, complexity and work content are drawn at report time. "
             "Simple matters are handled by the grid worker; difficult matters are triaged by the worker and "
             "claimed by the department of their category; urgent matters are triaged and an enforcement "
             "team travels from its base. A simple matter still waiting for its worker `routing.escalate_after_h` "
@@ -274,10 +287,15 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         out += [f"- run length: {cfg.get('horizon_days')} days, of which the first {cfg.get('warmup_days')} "
                 "days are warm-up (the town starts empty; matters reported in the warm-up are not measured)",
                 f"- replications: {cfg.get('replications')} per point; {seed_text}"]
+    found = _finds_matters_on_duty(finished)
     if same_seed:
         out += ["- random numbers: replication r of every point uses the same seed stream "
                 "(`SeedSequence(seed, spawn_key=(r, purpose, index))`, streams keyed by purpose and by arrival "
-                "block or grid), so all points see the same reported matters: **common random numbers**",
+                "block or grid), so all points see the same matters reported by residents: **common random "
+                "numbers**" + ("; matters found by workers on duty come at a rate per worker on duty, so "
+                               "points with more workers, more duty time or other grids see more of them "
+                               "(compare `events_arrived` and `discovered_share`), and a share of matters "
+                               "is a share of a different total there" if found else ""),
                 "- intervals: 95% Student-t confidence intervals over replications; differences to the baseline "
                 "are paired by replication (the t interval of the r-by-r differences)", ""]
     else:

@@ -142,3 +142,30 @@ def test_three_swept_keys_give_every_point_its_own_line_and_cell(tmp_path):
     assert heatmap.count('id="baseline') == n
     line = (tmp_path / "metrics.svg").read_text(encoding="utf-8")
     assert line.count('id="series ') == 3 * n and line.count('id="baseline') == n
+
+
+def test_a_report_is_redrawn_with_other_metrics_baseline_and_formats_without_running(sweep_folder, capsys):
+    """A planner re-presents saved results (other key metrics, another
+    baseline, PDF for a report) with ``python -m sim.report``: nothing runs
+    again, and the figures of the earlier report in other formats go."""
+    from sim.report import main as report_main
+
+    write_report(sweep_folder)
+    assert (sweep_folder / "metrics.svg").exists()
+    summaries = {p: p.stat().st_mtime_ns for p in sweep_folder.glob("*/summary.json")}
+    assert report_main([str(sweep_folder), "--metrics", "response_h_p90",
+                        "--baseline", "staffing.workers_per_grid=2", "--baseline", "staffing.pooling=unit",
+                        "--formats", "pdf"]) == 0
+    report = (sweep_folder / "report.md").read_text(encoding="utf-8")
+    assert "response time, 90th percentile" in report and "overdue matters" not in report.split("## 6")[0]
+    assert "| 3 | 2 | unit | finished (baseline) |" in report
+    assert (sweep_folder / "metrics.pdf").read_bytes().startswith(b"%PDF")
+    assert not (sweep_folder / "metrics.svg").exists() and not (sweep_folder / "metrics.png").exists()
+    assert {p: p.stat().st_mtime_ns for p in sweep_folder.glob("*/summary.json")} == summaries
+    for bad, message in ((["--metrics", "nope"], "study.metrics='nope': unknown metric"),
+                         (["--baseline", "seed=1"], "study.baseline='seed': not a swept key"),
+                         (["--baseline", "staffing.pooling"], "expected KEY=VALUE"),
+                         (["--formats", "jpg"], "expected a comma-separated list of png, svg, pdf")):
+        capsys.readouterr()
+        assert report_main([str(sweep_folder), *bad]) == 2, bad
+        assert message in capsys.readouterr().err, bad
