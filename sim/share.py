@@ -241,7 +241,7 @@ class Board:
                 try:
                     rec = pickle.loads(done.read_bytes())
                 except Exception as exc:  # noqa: BLE001 - unreadable: run it here instead
-                    log.warning(f"replication {r + 1} from another job could not be read ({exc}); running it here")
+                    log.warning(f"replication {r} (counted from 0) from another job could not be read ({exc}); running it here")
                     break
                 with contextlib.suppress(OSError):
                     done.unlink()  # held by the point from now on, not on disk
@@ -271,7 +271,8 @@ class Board:
             gone = self.folder
         shutil.rmtree(gone, ignore_errors=True)
         if self.helped:
-            log.info(f"replication(s) {', '.join(str(r + 1) for r in self.helped)} run by another job of the sweep")
+            log.info(f"replication(s) {', '.join(str(r) for r in self.helped)} (counted from 0, as in summary.json) "
+                     "run by another job of the sweep")
 
 
 def help_others(sweep_dir: str | os.PathLike, num: int, total: int | None) -> list[tuple[str, int]]:
@@ -327,7 +328,7 @@ def help_others(sweep_dir: str | os.PathLike, num: int, total: int | None) -> li
         board, r = pick
         if _help_with(root, board, jobs[board], r):
             helped.append((board.name, r))
-            log.info(f"ran replication {r + 1} of {board.name.replace('-', ' ')} {SHARED_LINE}")
+            log.info(f"ran replication {r} (counted from 0) of {board.name.replace('-', ' ')} {SHARED_LINE}")
         elif board.is_dir():
             return helped  # it failed: the point runs it itself
         give_up = time.monotonic() + WAIT_S
@@ -356,7 +357,7 @@ def _help_with(root: Path, board: Path, job: dict[str, Any], r: int) -> bool:
     except Exception as exc:  # noqa: BLE001 - the point runs it itself and records any error
         failed = True
         if board.is_dir():
-            log.warning(f"replication {r + 1} of {board.name}, run to help it, failed ({exc}); "
+            log.warning(f"replication {r} (counted from 0) of {board.name}, run to help it, failed ({exc}); "
                         "the point runs it itself")
     finally:
         if not done:

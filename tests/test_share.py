@@ -96,7 +96,7 @@ def test_replications_a_helper_ran_are_the_same_as_the_points_own(point, caplog)
     assert helped == [("point-0", r) for r in range(REPS - 1, 0, -1)]
     assert [r for r, _ in got] == list(range(REPS))
     assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
-    assert "replication(s) 2, 3, 4 run by another job" in caplog.text
+    assert "replication(s) 1, 2, 3 (counted from 0, as in summary.json) run by another job" in caplog.text
     assert not share.board_dir(sweep, 0).exists()  # taken down once the point has them all
 
 
@@ -181,15 +181,15 @@ def test_a_helper_whose_replication_fails_gives_it_back(point, monkeypatch, capl
     monkeypatch.setattr(sim.model, "run_replication", broken)
     with caplog.at_level(logging.WARNING, logger="gridgov.sweep"):
         assert share.help_others(sweep, 1, total=2) == []  # it stops helping; never raises
-    assert f"replication {REPS} of point-0, run to help it, failed (no memory left)" in caplog.text
+    assert f"replication {REPS - 1} (counted from 0) of point-0, run to help it, failed (no memory left)" in caplog.text
     assert not (share.board_dir(sweep, 0) / f"claim-{REPS - 1}").exists()
     # Another helper does not try that one again (the point will, and record
     # the error): it takes the next one down.
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="gridgov.sweep"):
         assert share.help_others(sweep, 1, total=2) == []
-    assert f"replication {REPS - 1} of point-0, run to help it, failed" in caplog.text
-    assert f"replication {REPS} of" not in caplog.text
+    assert f"replication {REPS - 2} (counted from 0) of point-0, run to help it, failed" in caplog.text
+    assert f"replication {REPS - 1} (counted from 0) of" not in caplog.text
     monkeypatch.undo()
     got = [first, *run]
     assert all(same_records(a, b) for (_, a), b in zip(got, alone(scenario, layout)))
