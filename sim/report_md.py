@@ -31,8 +31,10 @@ def _num(x: Any) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     x = float(x)
-    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
+    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-6):
         return f"{x:.3g}"
+    if x != 0 and abs(x) < 1e-3:  # 0.0000515, not 5.15e-05: a reader of a report need not know the notation
+        return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 

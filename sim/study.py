@@ -76,9 +76,9 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "in_grid_rate": MetricInfo("closed inside the grid", "share of closed matters"),
     "supervised_rate": MetricInfo("supervised matters", "share of matters"),
     # Busy time over all hours of the window, office hours or not.
-    "worker_utilization": MetricInfo("grid worker utilisation", "share of all hours busy"),
-    "department_utilization": MetricInfo("department utilisation", "share of all hours busy"),
-    "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of all hours busy"),
+    "worker_utilization": MetricInfo("grid worker utilisation", "share of all hours busy, nights and weekends included"),
+    "department_utilization": MetricInfo("department utilisation", "share of all hours busy, nights and weekends included"),
+    "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of all hours busy, nights and weekends included"),
     # A year-long run: the count of full-time workers is the worker-years per year.
     "workers": MetricInfo("grid workers", "worker-years per year"),
     "satisfaction_rate": MetricInfo("residents satisfied", "share of closed matters"),

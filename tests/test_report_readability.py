@@ -169,3 +169,12 @@ def test_a_report_is_redrawn_with_other_metrics_baseline_and_formats_without_run
         capsys.readouterr()
         assert report_main([str(sweep_folder), *bad]) == 2, bad
         assert message in capsys.readouterr().err, bad
+
+
+def test_small_numbers_in_report_tables_are_written_out():
+    """A planner pastes report.md tables into a report: a small difference
+    of shares read 5.15e-05 [-5.9e-05, 0.000162]."""
+    from sim.report_md import _ci
+
+    assert _ci(5.15e-05, -5.9e-05, 0.000162) == "0.0000515 [-0.0000590, 0.000162]"
+    assert _ci(0.0074, 0.0061, 0.0087) == "0.0074 [0.0061, 0.0087]" and _ci(35891.2, 35630, 36153) == "35,891 [35,630, 36,153]"
