@@ -78,6 +78,17 @@ class FigureJob:
         return [sweep_dir / f"{self.kind}.{fmt}" for fmt in self.formats]
 
 
+def readable_key(key: str) -> str:
+    """A label for a config key that no study names: its last part in words,
+    what it belongs to in brackets (``departments.comprehensive_governance.staff``
+    is "staff (departments › comprehensive governance)")."""
+    *context, last = key.split(".")
+    words = last.replace("_", " ").strip()
+    if words.endswith(" h"):
+        words = words[:-2] + ", hours"
+    return f"{words} ({' › '.join(c.replace('_', ' ') for c in context)})" if context else words
+
+
 def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
                    formats: Sequence[str] | None = None) -> tuple[str, list[FigureJob]]:
     """Write the sweep's tables; return the text of ``report.md`` and the figures it shows.
@@ -114,8 +125,11 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
     with_study = [p for p in points if p.status == "finished" and "study" in p.config] + \
                  [p for p in points if "study" in p.config]
     study_cfg = with_study[0].config.get("study") if with_study else None
-    if study_cfg is None and plan.get("runs"):
-        study_cfg = {"name": "comparison"}
+    if study_cfg is None and plan.get("runs"):  # runs compared: keys named in words, not as config paths
+        labels = {k: readable_key(k) for k in plan.get("swept") or []}
+        study_cfg = {"name": "comparison", "sweep": labels}
+        if labels:
+            study_cfg["title"] = f"Compared runs: how do the key metrics differ with {' and '.join(labels.values())}?"
     if changes:
         study_cfg = {**(study_cfg or {}), **changes}
         if "metrics" in changes and isinstance(study_cfg.get("targets"), dict):

@@ -51,6 +51,9 @@ def test_two_runs_one_after_the_other_in_one_table_figure_and_report(make_run, t
     assert svg.count('id="baseline') == len(DEFAULT_METRICS)  # one ring per panel
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "Study `comparison`: 2 of 2 points finished" in report and "Paired differences" in report
+    # The compared setting in words, as a planner would write it, not as a config path.
+    assert "| point | workers per grid (staffing) | status |" in report
+    assert "how do the key metrics differ with workers per grid (staffing)?" in report
     assert f"python -m sim.replay {a.resolve()}" in report and "+resume=" not in report
     assert (a / "summary.json").is_file() and not (a / "sweep_summary.csv").exists()  # the runs are only read
 
