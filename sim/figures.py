@@ -67,6 +67,20 @@ def fmt_value(value: Any, null_label: str = "null") -> str:
     return str(value)
 
 
+def fmt_number(x: Any) -> str:
+    """A number as a report shows it: three significant digits, thousands
+    with separators (35,891), small values written out (0.0000515, not
+    5.15e-05: a reader of a report need not know the notation)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    x = float(x)
+    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-6):
+        return f"{x:.3g}"
+    if x != 0 and abs(x) < 1e-3:
+        return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
 def _num_label(value: float, unit: str) -> str:
     return f"{value:g} {unit}"
 
@@ -273,7 +287,7 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             ax.axhline(dict(study.targets)[metric], color="tab:red", linestyle="--", linewidth=1,
                        label=f"target ({_num_label(dict(study.targets)[metric], metric_info(metric).unit)})")
         info = metric_info(metric)
-        ax.set_title(info.label, fontsize=10)
+        ax.set_title(info.title, fontsize=10)
         ax.set_ylabel(info.unit)
         ax.set_xlabel(study.label(x_key))
         if not numeric:
@@ -345,7 +359,9 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             grid[cell(r)] = r["mean"]
             unstable[cell(r)] = bad
         info = metric_info(metric)
-        im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
+        # The better end bright (yellow) in every panel that has one: lower-is-better reversed.
+        reverse = info.better == "lower"
+        im = ax.imshow(grid, cmap="viridis_r" if reverse else "viridis", aspect="auto", origin="lower")
         cbar = fig.colorbar(im, ax=ax)
         cbar.set_label(info.unit, fontsize=8)
         finite = grid[np.isfinite(grid)]
@@ -354,12 +370,13 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
             for j in range(len(x_order)):
                 v = grid[i, j]
                 if np.isfinite(v):
-                    text, kind = f"{v:.3g}" + ("\nunstable" if unstable[i, j] else ""), "value"
+                    text, kind = fmt_number(v) + ("\nunstable" if unstable[i, j] else ""), "value"
                 else:
                     kind = {"": "-", "finished": "n/a"}.get(status[i, j], status[i, j])
                     text = kind
+                dark = np.isfinite(v) and (v > mid if reverse else v < mid)  # the dark (purple) end
                 ax.text(j, i, text, ha="center", va="center", gid=f"cell {kind}",
-                        fontsize=8, color="white" if np.isfinite(v) and v < mid else "black")
+                        fontsize=8, color="white" if dark else "black")
         if base is not None:
             bi, bj = _position(base[y_key], y_order, False), _position(base[x_key], x_order, False)
             if math.isfinite(bi) and math.isfinite(bj):
@@ -369,7 +386,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         ax.set_yticks(range(len(y_order)), [fmt_value(v, study.null_label) for v in y_order])
         ax.set_xlabel(study.label(x_key))
         ax.set_ylabel(y_label)
-        ax.set_title(info.label, fontsize=10)
+        ax.set_title(info.title, fontsize=10)
     for ax in axes.flat[len(study.metrics):]:
         ax.axis("off")
     fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
@@ -377,7 +394,8 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     baseline = (";\noutlined in red: the baseline point (" + _baseline_label(base, study, ", ") + ")"
                 if base is not None else "")
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "
-                       "sweep_summary.csv); 'failed', 'incomplete' or 'not run': a point without results; "
+                       "sweep_summary.csv); in a panel that says which way is better, the better end is yellow; "
+                       "'failed', 'incomplete' or 'not run': a point without results; "
                        "'-': a combination that is not a point of the sweep; 'n/a': nothing to measure; "
                        f"'unstable': a point whose backlog grows all run{baseline}.")
     return _save(fig, out_dir, "heatmap", formats)

@@ -27,15 +27,7 @@ from .study import StudySpec, metric_info
 
 
 
-def _num(x: Any) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    x = float(x)
-    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-6):
-        return f"{x:.3g}"
-    if x != 0 and abs(x) < 1e-3:  # 0.0000515, not 5.15e-05: a reader of a report need not know the notation
-        return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+_num = figures.fmt_number
 
 
 def _ci(mean: Any, lo: Any, hi: Any) -> str:
@@ -392,7 +384,7 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     if plan.get("runs"):  # a comparison of separate runs (python -m sim.report OUT --runs ...)
         out += ["The points are separate runs, compared with "
                 f"`python -m sim.report {sweep_dir} --runs {' '.join(plan['runs'])}`:", ""]
-        out += [f"- point {i}: `{run}`; re-run it and check the metrics are identical: "
+        out += [f"- point {i}: `{run}`; re-run it and check its metrics and tables are identical: "
                 f"`python -m sim.replay {run}`" for i, run in enumerate(plan["runs"])]
         return "\n".join(out + [""])
     cmds = _command(plan)
@@ -401,6 +393,6 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     out += ["- resume an interrupted sweep (finished points with the same config are skipped): "
             f"the same command with `+resume={sweep_dir}`",
             f"- rebuild this report: `python -m sim.report {sweep_dir}`",
-            f"- re-run one point from its saved config and check the metrics are identical: "
+            f"- re-run one point from its saved config and check its metrics and tables are identical: "
             f"`python -m sim.replay {sweep_dir}/<point>`", ""]
     return "\n".join(out)

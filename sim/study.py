@@ -33,10 +33,18 @@ from .metrics import HOURLY_PREFIX, METRICS
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """How a metric is named on an axis: a label and its unit."""
+    """How a metric is named on an axis: a label, its unit, and which way is
+    better for residents (``lower``, ``higher``, or ``""`` where neither is:
+    a count of matters, staff, utilisation)."""
 
     label: str
     unit: str
+    better: str = ""
+
+    @property
+    def title(self) -> str:
+        """The label, saying which way is better where one is."""
+        return f"{self.label} ({self.better} is better)" if self.better else self.label
 
     @property
     def axis(self) -> str:
@@ -54,36 +62,36 @@ class MetricInfo:
 METRIC_INFO: dict[str, MetricInfo] = {
     "events_arrived": MetricInfo("matters reported in the window", "matters"),
     "events_closed": MetricInfo("matters closed in the window", "matters"),
-    "backlog_end": MetricInfo("open matters at the horizon", "matters"),
-    "backlog_mean": MetricInfo("backlog, time average", "open matters"),
-    "backlog_max": MetricInfo("backlog, peak", "open matters"),
-    "queue_mean": MetricInfo("matters waiting for a first handler, time average", "matters"),
-    "department_backlog_mean": MetricInfo("department backlog, time average", "open matters"),
+    "backlog_end": MetricInfo("open matters at the horizon", "matters", "lower"),
+    "backlog_mean": MetricInfo("backlog, time average", "open matters", "lower"),
+    "backlog_max": MetricInfo("backlog, peak", "open matters", "lower"),
+    "queue_mean": MetricInfo("matters waiting for a first handler, time average", "matters", "lower"),
+    "department_backlog_mean": MetricInfo("department backlog, time average", "open matters", "lower"),
     "throughput_per_day": MetricInfo("matters closed", "per day"),
-    "wait_h_mean": MetricInfo("wait for first handler, mean", "hours"),
-    "wait_h_p90": MetricInfo("wait for first handler, 90th percentile", "hours"),
-    "waited_rate": MetricInfo("matters that waited for a first handler", "share of matters"),
-    "response_h_mean": MetricInfo("response time, mean", "hours"),
-    "response_h_p90": MetricInfo("response time, 90th percentile", "hours"),
-    "urgent_response_h_mean": MetricInfo("urgent response (team on site), mean", "hours"),
-    "urgent_response_h_p90": MetricInfo("urgent response (team on site), 90th percentile", "hours"),
-    "resolution_h_mean": MetricInfo("resolution time, mean", "hours"),
-    "resolution_h_p50": MetricInfo("resolution time, median", "hours"),
-    "resolution_h_p90": MetricInfo("resolution time, 90th percentile", "hours"),
-    "resolution_h_p95": MetricInfo("resolution time, 95th percentile", "hours"),
-    "overdue_rate": MetricInfo("overdue matters", "share of matters"),
+    "wait_h_mean": MetricInfo("wait for first handler, mean", "hours", "lower"),
+    "wait_h_p90": MetricInfo("wait for first handler, 90th percentile", "hours", "lower"),
+    "waited_rate": MetricInfo("matters that waited for a first handler", "share of matters", "lower"),
+    "response_h_mean": MetricInfo("response time, mean", "hours", "lower"),
+    "response_h_p90": MetricInfo("response time, 90th percentile", "hours", "lower"),
+    "urgent_response_h_mean": MetricInfo("urgent response (team on site), mean", "hours", "lower"),
+    "urgent_response_h_p90": MetricInfo("urgent response (team on site), 90th percentile", "hours", "lower"),
+    "resolution_h_mean": MetricInfo("resolution time, mean", "hours", "lower"),
+    "resolution_h_p50": MetricInfo("resolution time, median", "hours", "lower"),
+    "resolution_h_p90": MetricInfo("resolution time, 90th percentile", "hours", "lower"),
+    "resolution_h_p95": MetricInfo("resolution time, 95th percentile", "hours", "lower"),
+    "overdue_rate": MetricInfo("overdue matters", "share of matters", "lower"),
     "escalation_rate": MetricInfo("escalated matters", "share of matters"),
-    "in_grid_rate": MetricInfo("closed inside the grid", "share of closed matters"),
-    "supervised_rate": MetricInfo("supervised matters", "share of matters"),
+    "in_grid_rate": MetricInfo("closed inside the grid", "share of closed matters", "higher"),
+    "supervised_rate": MetricInfo("supervised matters", "share of matters", "lower"),
     # Busy time over all hours of the window, office hours or not.
-    "worker_utilization": MetricInfo("grid worker utilisation", "share of all hours busy, nights and weekends included"),
-    "department_utilization": MetricInfo("department utilisation", "share of all hours busy, nights and weekends included"),
-    "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of all hours busy, nights and weekends included"),
+    "worker_utilization": MetricInfo("grid worker utilisation", "share of all hours (24/7) busy"),
+    "department_utilization": MetricInfo("department utilisation", "share of all hours (24/7) busy"),
+    "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of all hours (24/7) busy"),
     # A year-long run: the count of full-time workers is the worker-years per year.
     "workers": MetricInfo("grid workers", "worker-years per year"),
-    "satisfaction_rate": MetricInfo("residents satisfied", "share of closed matters"),
-    "replacements": MetricInfo("grid workers replaced after failed assessments", "workers"),
-    "petition_rate": MetricInfo("matters taken over the grid's head (petitions)", "share of matters"),
+    "satisfaction_rate": MetricInfo("residents satisfied", "share of closed matters", "higher"),
+    "replacements": MetricInfo("grid workers replaced after failed assessments", "workers", "lower"),
+    "petition_rate": MetricInfo("matters taken over the grid's head (petitions)", "share of matters", "lower"),
     "discovered_share": MetricInfo("matters found by workers on duty rounds", "share of matters"),
     "worker_duty_share": MetricInfo("grid worker time on routine duties", "share of all hours"),
 }
@@ -95,7 +103,7 @@ def metric_info(name: str) -> MetricInfo:
     if name in METRIC_INFO:
         return METRIC_INFO[name]
     if name.startswith(HOURLY_PREFIX):
-        return MetricInfo(f"response time, mean, reports at {name[len(HOURLY_PREFIX):]}:00-:59", "hours")
+        return MetricInfo(f"response time, mean, reports at {name[len(HOURLY_PREFIX):]}:00-:59", "hours", "lower")
     return MetricInfo(name.replace("_", " "), "see sim/metrics.py")
 
 DEFAULT_METRICS: tuple[str, ...] = (

@@ -178,3 +178,14 @@ def test_small_numbers_in_report_tables_are_written_out():
 
     assert _ci(5.15e-05, -5.9e-05, 0.000162) == "0.0000515 [-0.0000590, 0.000162]"
     assert _ci(0.0074, 0.0061, 0.0087) == "0.0074 [0.0061, 0.0087]" and _ci(35891.2, 35630, 36153) == "35,891 [35,630, 36,153]"
+
+
+def test_panels_say_which_way_is_better_where_one_is():
+    """A heatmap's colours (yellow high) read as good for overdue matters:
+    times, backlogs and shares of bad outcomes say lower is better, and
+    their heatmap panels put the better end in yellow."""
+    for name, info in METRIC_INFO.items():
+        if info.unit in ("hours", "open matters") or name in ("overdue_rate", "petition_rate"):
+            assert info.better == "lower" and info.title.endswith("(lower is better)"), name
+    assert METRIC_INFO["satisfaction_rate"].better == "higher"
+    assert METRIC_INFO["workers"].better == "" and METRIC_INFO["workers"].title == "grid workers"
