@@ -241,11 +241,11 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     (``same_seed``: the points share their random numbers, as the footnote says)."""
     out_dir = Path(out_dir)
     x_key = study.keys[0]
+    base = _baseline_values(table, study)  # in point order, before _second_axis reorders the rows
     table, hue_key, _ = _second_axis(table, study)
     ok = table[table["status"] == "finished"]
     x_order, numeric = _axis_values(list(table[x_key]))
     hues = _axis_values(list(table[hue_key]))[0] if hue_key else [None]
-    base = _baseline_values(table, study)
     if base is not None and hue_key == _REST:
         base[_REST] = _rest_text(base, study)
     rows, cols = _panels(len(study.metrics))
@@ -325,12 +325,12 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     """For two swept keys: each key metric's mean on the grid of their values."""
     out_dir = Path(out_dir)
     x_key = study.keys[0]
+    base = _baseline_values(table, study)  # in point order, before _second_axis reorders the rows
     table, y_key, y_label = _second_axis(table, study, sep="\n")  # a row's label: one key a line
     from matplotlib.patches import Rectangle
 
     x_order = _axis_values(list(table[x_key]))[0]
     y_order = _axis_values(list(table[y_key]))[0]
-    base = _baseline_values(table, study)
     if y_key == _REST:
         y_label = ""  # every row's label names its keys
         if base is not None:
