@@ -76,9 +76,9 @@ def fmt_number(x: Any) -> str:
     x = float(x)
     if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-6):
         return f"{x:.3g}"
-    if x != 0 and abs(x) < 1e-3:
-        return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+    if x != 0 and abs(x) < 1e-3:  # three significant digits, trailing zeros dropped as .3g drops them
+        return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}".rstrip("0").rstrip(".")
+    return f"{x:,.0f}" if abs(x) >= 999.5 else f"{x:.3g}"  # 999.5 would round to 1e+03
 
 
 def _num_label(value: float, unit: str) -> str:

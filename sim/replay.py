@@ -146,10 +146,11 @@ def compare_tables(saved_dir: Path, new_dir: Path) -> tuple[list[str], list[str]
             notes.append(f"{name}: {'only the new run wrote it' if b.exists() else 'the new run did not write it'}; "
                          "not compared")
             continue
-        if name.endswith(".parquet"):
-            same = _same_parquet(a, b)
-        else:
-            same = filecmp.cmp(a, b, shallow=False)
+        try:
+            same = _same_parquet(a, b) if name.endswith(".parquet") else filecmp.cmp(a, b, shallow=False)
+        except Exception as exc:  # noqa: BLE001 - a damaged saved file is a difference, not a crash
+            diffs.append(f"{name}: cannot compare ({type(exc).__name__}: {exc})")
+            continue
         if not same:
             diffs.append(f"{name}: the new file differs from the saved one")
     return diffs, notes
@@ -208,8 +209,13 @@ def replay_folder(run_dir: Path, out_dir: str | Path | None) -> Path:
     """
     if out_dir is None:
         out = run_dir / "replay"
-        if out.exists():
+        if out.is_dir() and any(out.iterdir()) and not (out / "summary.json").is_file():
+            raise FileExistsError(f"{out} holds files but no replay's summary.json: move them, or give --out "
+                                  "a new or empty folder")
+        if out.is_dir():
             shutil.rmtree(out)
+        elif out.exists():
+            out.unlink()
         return out
     out = Path(out_dir)
     if out.resolve() == run_dir.resolve():

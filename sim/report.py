@@ -110,7 +110,8 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
     # which have them loaded already.
     import pandas as pd
 
-    from .aggregate import baseline_point, load_points, one_seed, paired_differences, summary_table, swept_keys
+    from .aggregate import (baseline_point, load_points, one_seed, paired_differences, summary_table, swept_keys,
+                            value_of)
     from .figures import FORMATS
     from .recovery import RECOVERY_CSV, SERIES_CSV, recovery
     from .report_md import build_report
@@ -124,7 +125,8 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
         raise FileNotFoundError(f"{sweep_dir}: no sweep points (numbered folders or plan.json) found")
     with_study = [p for p in points if p.status == "finished" and "study" in p.config] + \
                  [p for p in points if "study" in p.config]
-    study_cfg = with_study[0].config.get("study") if with_study else None
+    # Runs compared: a run's own study block (a sweep point's) is not the comparison's.
+    study_cfg = with_study[0].config.get("study") if with_study and not plan.get("runs") else None
     if study_cfg is None and plan.get("runs"):  # runs compared: keys named in words, not as config paths
         labels = {k: readable_key(k) for k in plan.get("swept") or []}
         study_cfg = {"name": "comparison", "sweep": labels}
@@ -136,6 +138,10 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
             study_cfg["targets"] = {m: v for m, v in study_cfg["targets"].items() if m in changes["metrics"]}
     formats = tuple(formats or FORMATS)
     study = parse_study(study_cfg, swept_keys(points, plan.get("swept", [])))
+    if changes and changes.get("baseline") and baseline_point(points, study) is None:  # before writing anything
+        values = {k: sorted({str(value_of(p, k)) for p in points}) for k, _ in study.baseline}
+        raise ConfigError("study.baseline", changes["baseline"], "no point has these values; the points have "
+                          + "; ".join(f"{k}: {', '.join(v)}" for k, v in values.items()))
     table = summary_table(points, study.keys)
     with atomic_open(sweep_dir / SUMMARY_CSV) as fh:
         table.to_csv(fh, index=False, float_format="%.6g")
@@ -308,14 +314,22 @@ def _presentation(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, 
 
     changes: dict[str, Any] = {}
     if args.metrics is not None:
-        changes["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        changes["metrics"] = list(dict.fromkeys(names))  # a metric named twice is shown once
     if args.baseline:
         baseline = {}
         for item in args.baseline:
             key, sep, value = item.partition("=")
-            if not sep or not key.strip():
+            key = key.strip()
+            if not sep or not key:
                 raise ValueError(f"--baseline {item!r}: expected KEY=VALUE, a swept key and its value at the baseline")
-            baseline[key.strip()] = yaml.safe_load(value) if value.strip() else None  # 2 is a number, null is None
+            if key in baseline:
+                raise ValueError(f"--baseline {item!r}: {key} is given twice")
+            try:  # as on Hydra's command line: 2 is a number, null is None, grid is text
+                baseline[key] = yaml.safe_load(value) if value.strip() else None
+            except yaml.YAMLError:
+                raise ValueError(f"--baseline {item!r}: {value!r} is not a value (a number, text, true/false "
+                                 "or null)") from None
         changes["baseline"] = baseline
     formats = None
     if args.formats is not None:

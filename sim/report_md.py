@@ -299,9 +299,12 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
                 "- intervals: 95% Student-t confidence intervals over replications", ""]
 
     out += ["## 5. Results", ""]
+    by_figure: dict[str, list[Path]] = {}
     for f in figure_files:
-        if f.suffix == ".png":
-            out += [f"![{f.stem}]({f.name})", ""]
+        by_figure.setdefault(f.stem, []).append(f)
+    for stem, files in by_figure.items():  # one image per figure (PNG, else SVG); a PDF only linked
+        shown = next((f for suffix in (".png", ".svg") for f in files if f.suffix == suffix), None)
+        out += [f"![{stem}]({shown.name})" if shown else f"{stem}: [{files[0].name}]({files[0].name})", ""]
     metrics = list(study.metrics)
     header = ["point", *map(study.label, study.keys), "status",
               *[f"{metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]

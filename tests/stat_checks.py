@@ -36,8 +36,8 @@ def stat_seed(default: int) -> int:
         seed = int(value)
     except ValueError:
         raise ValueError(f"{SEED_VARIABLE}={value!r}: expected a non-negative integer seed") from None
-    if seed < 0:
-        raise ValueError(f"{SEED_VARIABLE}={value!r}: expected a non-negative integer seed")
+    if not 0 <= seed < 2**63:  # what the config's seed key takes
+        raise ValueError(f"{SEED_VARIABLE}={value!r}: expected an integer seed from 0 to 2**63 - 1")
     return seed
 
 

@@ -106,3 +106,17 @@ def test_differing_keys():
              "town": {"name": "x", "population": 5}}
     assert differing_keys([base, other]) == ["staffing.pooling", "town.population", "town.units"]
     assert differing_keys([base, base]) == []
+
+
+def test_a_sweep_points_own_study_is_not_the_comparisons(make_run, tmp_path):
+    """A run compared with a sweep point: the point's study block named its
+    sweep's keys, which then showed as compared though both runs had the
+    same values."""
+    a = make_run("a")
+    b = make_run("b", routing__escalate_after_h=24.0,
+                 study={"name": "s", "sweep": {"staffing.workers_per_grid": "workers per grid",
+                                               "staffing.pooling": "pooling"}})
+    out = tmp_path / "compare"
+    assert report_main([str(out), "--runs", str(a), str(b)]) == 0
+    table = pd.read_csv(out / "sweep_summary.csv")
+    assert list(table.columns[:2]) == ["point", "routing.escalate_after_h"] and "staffing.pooling" not in table

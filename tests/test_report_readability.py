@@ -162,13 +162,25 @@ def test_a_report_is_redrawn_with_other_metrics_baseline_and_formats_without_run
     assert (sweep_folder / "metrics.pdf").read_bytes().startswith(b"%PDF")
     assert not (sweep_folder / "metrics.svg").exists() and not (sweep_folder / "metrics.png").exists()
     assert {p: p.stat().st_mtime_ns for p in sweep_folder.glob("*/summary.json")} == summaries
+    diffs = (sweep_folder / "paired_differences.csv").read_bytes()
     for bad, message in ((["--metrics", "nope"], "study.metrics='nope': unknown metric"),
                          (["--baseline", "seed=1"], "study.baseline='seed': not a swept key"),
                          (["--baseline", "staffing.pooling"], "expected KEY=VALUE"),
+                         (["--baseline", "staffing.pooling=[1"], "'[1' is not a value"),
+                         (["--baseline", "staffing.pooling=grid", "--baseline", "staffing.pooling=unit"],
+                          "staffing.pooling is given twice"),
+                         (["--baseline", "staffing.workers_per_grid=3"],
+                          "no point has these values; the points have staffing.workers_per_grid: 1, 2"),
                          (["--formats", "jpg"], "expected a comma-separated list of png, svg, pdf")):
         capsys.readouterr()
         assert report_main([str(sweep_folder), *bad]) == 2, bad
-        assert message in capsys.readouterr().err, bad
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (bad, err)
+    assert (sweep_folder / "paired_differences.csv").read_bytes() == diffs  # a refused report writes nothing
+    # A metric named twice is shown once; a report without PNG embeds the SVG.
+    assert report_main([str(sweep_folder), "--metrics", "overdue_rate, overdue_rate", "--formats", "svg"]) == 0
+    report = (sweep_folder / "report.md").read_text(encoding="utf-8")
+    assert report.count("| overdue matters (share of matters)") == 1 and "![metrics](metrics.svg)" in report
 
 
 def test_small_numbers_in_report_tables_are_written_out():
@@ -176,7 +188,8 @@ def test_small_numbers_in_report_tables_are_written_out():
     of shares read 5.15e-05 [-5.9e-05, 0.000162]."""
     from sim.report_md import _ci
 
-    assert _ci(5.15e-05, -5.9e-05, 0.000162) == "0.0000515 [-0.0000590, 0.000162]"
+    assert _ci(5.15e-05, -5.9e-05, 0.000162) == "0.0000515 [-0.000059, 0.000162]"
+    assert _ci(999.7, 999.4, 1000.2) == "1,000 [999, 1,000]"  # not 1e+03
     assert _ci(0.0074, 0.0061, 0.0087) == "0.0074 [0.0061, 0.0087]" and _ci(35891.2, 35630, 36153) == "35,891 [35,630, 36,153]"
 
 

@@ -215,3 +215,22 @@ def test_replay_of_a_failed_point_says_so(saved_run, capsys):
     assert replay_main([str(saved_run)]) == 2
     err = capsys.readouterr().err
     assert "is a sweep point that failed (RuntimeError: boom)" in err and "--config-path" in err
+
+
+def test_replay_of_a_damaged_event_table_is_a_difference_not_a_crash(tiny_config, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    cfg = tiny_config()
+    cfg["output"] = {"events": True, "events_format": "parquet", "plot": False}
+    scenario, options = build_job(cfg)
+    run(scenario, tmp_path / "run", cfg, options)
+    (tmp_path / "run" / "events.parquet").write_bytes(b"not parquet")
+    assert replay_main([str(tmp_path / "run"), "--out", str(tmp_path / "again")]) == 1
+    assert "events.parquet: cannot compare (" in capsys.readouterr().err
+
+
+def test_replay_keeps_a_replay_folder_it_did_not_write(saved_run, capsys):
+    (saved_run / "replay").mkdir()
+    (saved_run / "replay" / "notes.txt").write_text("mine")
+    assert replay_main([str(saved_run)]) == 2
+    assert "holds files but no replay's summary.json" in capsys.readouterr().err
+    assert (saved_run / "replay" / "notes.txt").read_text() == "mine"
