@@ -60,6 +60,8 @@ def fmt_value(value: Any, null_label: str = "null") -> str:
     """A swept value as shown on an axis or in a legend (``1000``, ``0.5``, ``never``)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return null_label
+    if isinstance(value, (bool, np.bool_)):  # as the config spells it (YAML), not Python's True
+        return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, float):
@@ -214,6 +216,14 @@ def _save(fig, out_dir: Path, stem: str, formats: Sequence[str]) -> list[Path]:
     return paths
 
 
+def _title_lines(title: str, width_in: float) -> str:
+    """The figure's title wrapped to its width (about 0.1 inch a character of
+    12-point bold text), so that a long title does not widen the saved figure."""
+    import textwrap
+
+    return textwrap.fill(title, max(30, int(width_in * 10)))
+
+
 def _legend_columns(labels: Sequence[str], width_in: float, most: int = 4) -> int:
     """Columns for a legend of ``labels`` across a figure ``width_in`` inches
     wide: the most (up to ``most``) whose estimated width fits, at about 0.07
@@ -308,12 +318,14 @@ def metrics_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
     # Room at the top, in inches: the title, then the legend under it, in as
     # many rows as its entries need to fit the figure's width.
     ncol = _legend_columns(labels, fig.get_figwidth())
-    extra = 0.2 * (math.ceil(len(labels) / ncol) - 1) if handles else 0.0
+    title = _title_lines(study.title, fig.get_figwidth())
+    title_extra = 0.22 * title.count("\n")
+    extra = (0.2 * (math.ceil(len(labels) / ncol) - 1) if handles else 0.0) + title_extra
     height += extra
     fig.set_figheight(height)
-    fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
+    fig.suptitle(title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
     if handles:
-        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1 - 0.4 / height),
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1 - (0.4 + title_extra) / height),
                    ncol=ncol, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - ((0.62 + extra) if handles else 0.4) / height))
     _add_footnote(fig, _footnote(table, study, same_seed))
@@ -348,7 +360,12 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         if status[cell(r)] in ("", "finished"):
             status[cell(r)] = r["status"]
     rows, cols = _panels(len(study.metrics))
-    height = 3.4 * rows + 0.5
+    # A panel tall enough for its row labels (one line per key when keys are combined).
+    label_lines = max((str(fmt_value(v, study.null_label)).count("\n") + 1 for v in y_order), default=1)
+    panel_h = max(3.4, len(y_order) * (0.18 * label_lines + 0.12) + 1.2)
+    title = _title_lines(study.title, 4.4 * cols)
+    title_extra = 0.22 * title.count("\n")
+    height = panel_h * rows + 0.5 + title_extra
     plt = pyplot()
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, height), squeeze=False)
     for ax, metric in zip(axes.flat, study.metrics):
@@ -389,8 +406,8 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
         ax.set_title(info.title, fontsize=10)
     for ax in axes.flat[len(study.metrics):]:
         ax.axis("off")
-    fig.suptitle(study.title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
+    fig.suptitle(title, fontsize=12, fontweight="bold", y=1 - 0.08 / height, va="top")
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.3 + title_extra) / height))
     baseline = (";\noutlined in red: the baseline point (" + _baseline_label(base, study, ", ") + ")"
                 if base is not None else "")
     _add_footnote(fig, "Cells: mean over replications (95% confidence intervals in the line figure and in "

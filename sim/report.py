@@ -171,7 +171,28 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
 
     files = [f for job in jobs for f in job.files(sweep_dir)]
     text = build_report(sweep_dir, study, points, table, diffs, base, files, plan, recovered)
+    options = _options_text(changes, formats)
+    if options:  # the report's own rebuild line gives this report, options included
+        text = text.replace(f"`python -m sim.report {sweep_dir}`", f"`python -m sim.report {sweep_dir}{options}`")
     return text, jobs
+
+
+def _options_text(changes: dict[str, Any] | None, formats: Sequence[str] | None) -> str:
+    """The ``python -m sim.report`` options that ask for ``changes`` and ``formats``."""
+    import shlex
+
+    def spelled(v: Any) -> str:  # as YAML reads it back
+        return "null" if v is None else ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+    args: list[str] = []
+    changes = changes or {}
+    if "metrics" in changes:
+        args += ["--metrics", ",".join(changes["metrics"])]
+    for k, v in (changes.get("baseline") or {}).items():
+        args += ["--baseline", f"{k}={spelled(v)}"]
+    if formats:
+        args += ["--formats", ",".join(formats)]
+    return "".join(" " + shlex.quote(a) for a in args)
 
 
 def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:

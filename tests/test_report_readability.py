@@ -159,6 +159,8 @@ def test_a_report_is_redrawn_with_other_metrics_baseline_and_formats_without_run
     report = (sweep_folder / "report.md").read_text(encoding="utf-8")
     assert "response time, 90th percentile" in report and "overdue matters" not in report.split("## 6")[0]
     assert "| 3 | 2 | unit | finished (baseline) |" in report
+    assert (f"`python -m sim.report {sweep_folder} --metrics response_h_p90 --baseline staffing.workers_per_grid=2 "
+            "--baseline staffing.pooling=unit --formats pdf`") in report  # its rebuild line gives this report
     assert (sweep_folder / "metrics.pdf").read_bytes().startswith(b"%PDF")
     assert not (sweep_folder / "metrics.svg").exists() and not (sweep_folder / "metrics.png").exists()
     assert {p: p.stat().st_mtime_ns for p in sweep_folder.glob("*/summary.json")} == summaries
