@@ -239,9 +239,11 @@ def replay(run_dir: str | Path, out_dir: str | Path | None = None) -> list[str]:
     return _replay(Path(run_dir), out_dir)[0]
 
 
-def _replay(run_dir: Path, out_dir: str | Path | None) -> tuple[list[str], list[str], Path]:
-    """``replay``, with the notes on tables not compared, and the new run's folder."""
-    saved = load_saved(run_dir)
+def _replay(run_dir: Path, out_dir: str | Path | None,
+            saved: dict[str, Any] | None = None) -> tuple[list[str], list[str], Path]:
+    """``replay``, with the notes on tables not compared, and the new run's
+    folder (``saved``: the run's summary, if read already)."""
+    saved = load_saved(run_dir) if saved is None else saved
     config, _ = sweep_control(saved["config"])
     scenario, options = build_job(config)
     out = replay_folder(run_dir, out_dir)
@@ -265,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = Path(args.run_dir)
     try:
         saved = load_saved(run_dir)  # read before the replay writes anything
-        diffs, notes, out = _replay(run_dir, args.out)
+        diffs, notes, out = _replay(run_dir, args.out, saved)
     except (OSError, SavedRunError) as exc:  # no summary.json, a file for a folder, an unwritable --out, ...
         print(f"gridgov: cannot replay: {exc}", file=sys.stderr)
         return 2

@@ -170,10 +170,8 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
             jobs.append(FigureJob("backlog", study, formats, warmup_days=cfg.get("warmup_days")))
 
     files = [f for job in jobs for f in job.files(sweep_dir)]
-    text = build_report(sweep_dir, study, points, table, diffs, base, files, plan, recovered)
-    options = _options_text(changes, formats)
-    if options:  # the report's own rebuild line gives this report, options included
-        text = text.replace(f"`python -m sim.report {sweep_dir}`", f"`python -m sim.report {sweep_dir}{options}`")
+    text = build_report(sweep_dir, study, points, table, diffs, base, files, plan, recovered,
+                        options=_options_text(changes, formats))
     return text, jobs
 
 
@@ -181,15 +179,14 @@ def _options_text(changes: dict[str, Any] | None, formats: Sequence[str] | None)
     """The ``python -m sim.report`` options that ask for ``changes`` and ``formats``."""
     import shlex
 
-    def spelled(v: Any) -> str:  # as YAML reads it back
-        return "null" if v is None else ("true" if v else "false") if isinstance(v, bool) else str(v)
+    from .figures import fmt_value  # a value as the config spells it: YAML reads it back
 
     args: list[str] = []
     changes = changes or {}
     if "metrics" in changes:
         args += ["--metrics", ",".join(changes["metrics"])]
     for k, v in (changes.get("baseline") or {}).items():
-        args += ["--baseline", f"{k}={spelled(v)}"]
+        args += ["--baseline", f"{k}={fmt_value(v)}"]
     if formats:
         args += ["--formats", ",".join(formats)]
     return "".join(" " + shlex.quote(a) for a in args)
@@ -392,10 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         try:
             path = compare_runs(args.sweep_dir, args.runs, changes=changes, formats=formats)
-        except (OSError, NotARunError) as exc:  # FileNotFoundError, FileExistsError, a link refused...
-            print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
-            return 2
-        except ConfigError as exc:
+        except (OSError, NotARunError, ConfigError) as exc:  # FileExistsError, a link refused, a bad --baseline...
             print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
             return 2
         print(f"comparison of {len(args.runs)} runs: wrote {Path(args.sweep_dir) / SUMMARY_CSV}, "

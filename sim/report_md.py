@@ -198,7 +198,6 @@ def _run_time(points: Sequence[Point], plan: Mapping[str, Any]) -> tuple[float, 
     return compute, max(ends) - float(sessions[-1]["started"]) if len(sessions) == 1 else None
 
 
-
 def _finds_matters_on_duty(points) -> bool:
     """Whether any point's workers find matters on duty (``arrivals.discovered_per_duty_h``
     and ``duties.share`` both above 0): those matters vary with staffing."""
@@ -210,10 +209,11 @@ def _finds_matters_on_duty(points) -> bool:
             return True
     return False
 
+
 def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], table: pd.DataFrame,
                  diffs: pd.DataFrame, base: Point | None, figure_files: Sequence[Path],
-                 plan: Mapping[str, Any], recovered: pd.DataFrame | None = None) -> str:
-    """The text of ``report.md``."""
+                 plan: Mapping[str, Any], recovered: pd.DataFrame | None = None, options: str = "") -> str:
+    """The text of ``report.md`` (``options``: those ``python -m sim.report`` was given, for its rebuild line)."""
     finished = [p for p in points if p.status == "finished"]
     ref = base if base is not None and base.status == "finished" else (finished[0] if finished else None)
     cfg = ref.config if ref is not None else (points[0].config if points else {})
@@ -395,7 +395,7 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         out += ["The sweep was run with (from the project folder):", "", "```", *cmds, "```", ""]
     out += ["- resume an interrupted sweep (finished points with the same config are skipped): "
             f"the same command with `+resume={sweep_dir}`",
-            f"- rebuild this report: `python -m sim.report {sweep_dir}`",
+            f"- rebuild this report: `python -m sim.report {sweep_dir}{options}`",
             f"- re-run one point from its saved config and check its metrics and tables are identical: "
             f"`python -m sim.replay {sweep_dir}/<point>`", ""]
     return "\n".join(out)
