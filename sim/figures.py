@@ -69,18 +69,18 @@ def fmt_value(value: Any, null_label: str = "null") -> str:
     return str(value)
 
 
-def fmt_number(x: Any) -> str:
-    """A number as a report shows it: three significant digits, thousands
-    with separators (35,891), small values written out (0.0000515, not
-    5.15e-05: a reader of a report need not know the notation)."""
+def fmt_number(x: Any, digits: int = 3) -> str:
+    """A number as a report shows it: ``digits`` significant digits (three
+    by default), thousands with separators (35,891), small values written out
+    (0.0000515, not 5.15e-05: a reader of a report need not know the notation)."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "n/a"
     x = float(x)
     if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-6):
-        return f"{x:.3g}"
-    if x != 0 and abs(x) < 1e-3:  # three significant digits, trailing zeros dropped as .3g drops them
-        return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}".rstrip("0").rstrip(".")
-    return f"{x:,.0f}" if abs(x) >= 999.5 else f"{x:.3g}"  # 999.5 would round to 1e+03
+        return f"{x:.{digits}g}"
+    if x != 0 and abs(x) < 1e-3:  # significant digits, trailing zeros dropped as g drops them
+        return f"{x:.{digits - 1 - math.floor(math.log10(abs(x)))}f}".rstrip("0").rstrip(".")
+    return f"{x:,.0f}" if abs(x) >= 999.5 else f"{x:.{digits}g}"  # 999.5 would round to 1e+03
 
 
 def _num_label(value: float, unit: str) -> str:

@@ -339,15 +339,33 @@ def _workers_per_grid(scenario: Scenario, layout) -> np.ndarray:
 
 
 def format_table(summary: dict[str, dict]) -> str:
-    """A readable table: metric, mean, 95% CI."""
-    lines = [f"{'metric':<26} {'mean':>12}   {'95% CI':<27}"]
-    lines.append("-" * len(lines[0]))
+    """A readable table: metric, mean, 95% CI, the CI's half-width relative
+    to the mean, and the unit; numbers as reports write them (no 3.8e+04)."""
+    from .figures import fmt_number
+    from .study import metric_info
+
+    def num(x: Any) -> str:
+        return fmt_number(x, digits=4)
+
+    rows = []
     for name, s in summary.items():
         if name.startswith(metrics.HOURLY_PREFIX):
             continue  # the hour-of-day profile is in summary.json, not on screen
-        lo, hi = s["ci95_low"], s["ci95_high"]
-        ci = "n/a" if lo is None or not np.isfinite(lo) else f"[{lo:.4g}, {hi:.4g}]"
-        mean = s["mean"]
-        mean_s = "n/a" if mean is None or not np.isfinite(mean) else f"{mean:.4g}"
-        lines.append(f"{name:<26} {mean_s:>12}   {ci:<27}")
+        mean, lo, hi = s["mean"], s["ci95_low"], s["ci95_high"]
+        has_ci = lo is not None and np.isfinite(lo) and hi is not None and np.isfinite(hi)
+        ci = f"[{num(lo)}, {num(hi)}]" if has_ci else "n/a"
+        rel = "n/a"
+        if has_ci and mean is not None and np.isfinite(mean) and mean != 0:
+            rel = "±" + fmt_number(100.0 * (hi - lo) / 2.0 / abs(mean), digits=2) + "%"
+        rows.append((name, num(mean), ci, rel, metric_info(name).unit))
+    header = ("metric", "mean", "95% CI", "± of mean", "unit")
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(4)]
+
+    def line(r: tuple[str, ...]) -> str:
+        return (f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:>{widths[3]}}  {r[4]}")
+
+    lines = [line(header), "-" * (sum(widths) + 8 + max(len(r[4]) for r in (header, *rows)))]
+    lines += [line(r) for r in rows]
+    if any(r[3] != "n/a" for r in rows):
+        lines.append("± of mean: half the 95% CI as a share of the mean (4 times the replications about halve it)")
     return "\n".join(lines)

@@ -195,6 +195,31 @@ def test_small_numbers_in_report_tables_are_written_out():
     assert _ci(0.0074, 0.0061, 0.0087) == "0.0074 [0.0061, 0.0087]" and _ci(35891.2, 35630, 36153) == "35,891 [35,630, 36,153]"
 
 
+def test_the_terminal_table_writes_numbers_out_with_units_and_relative_precision():
+    """The table a run prints read 3.811e+04 [3.785e+04, 3.838e+04] with no
+    unit, and left a user to work out from the CI whether 5 replications
+    were enough."""
+    from sim.runner import format_table
+
+    summary = {
+        "events_arrived": {"mean": 38111.2, "ci95_low": 37847.0, "ci95_high": 38375.4},
+        "escalation_rate": {"mean": 0.0000515, "ci95_low": 0.0000415, "ci95_high": 0.0000615},
+        "wait_h_mean": {"mean": 15.6186, "ci95_low": 15.4006, "ci95_high": 15.8366},
+        "replacements": {"mean": 0.0, "ci95_low": 0.0, "ci95_high": 0.0},
+        "workers": {"mean": 67.0, "ci95_low": float("nan"), "ci95_high": float("nan")},
+    }
+    table = format_table(summary)
+    rows = {line.split()[0]: line for line in table.splitlines()[2:]}
+    assert "e+0" not in table and "e-0" not in table
+    assert rows["events_arrived"].split()[1:] == ["38,111", "[37,847,", "38,375]", "±0.69%", "matters"]
+    assert rows["escalation_rate"].split()[1:5] == ["0.0000515", "[0.0000415,", "0.0000615]", "±19%"]
+    assert rows["wait_h_mean"].split()[1:] == ["15.62", "[15.4,", "15.84]", "±1.4%", "hours"]
+    assert rows["replacements"].split()[1:4] == ["0", "[0,", "0]"] and "n/a" in rows["replacements"]  # no share of 0
+    assert rows["workers"].split()[1:] == ["67", "n/a", "n/a", "worker-years", "per", "year"]  # one replication
+    assert table.splitlines()[-1].startswith("± of mean: half the 95% CI")
+    assert "half the 95% CI" not in format_table({"workers": summary["workers"]})  # no interval, no note
+
+
 def test_panels_say_which_way_is_better_where_one_is():
     """A heatmap's colours (yellow high) read as good for overdue matters:
     times, backlogs and shares of bad outcomes say lower is better, and
