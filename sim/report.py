@@ -78,14 +78,25 @@ class FigureJob:
         return [sweep_dir / f"{self.kind}.{fmt}" for fmt in self.formats]
 
 
+_RATE_UNITS = {"h": "hour", "day": "day", "days": "day", "week": "week"}
+
+
 def readable_key(key: str) -> str:
     """A label for a config key that no study names: its last part in words,
     what it belongs to in brackets (``departments.comprehensive_governance.staff``
     is "staff (departments › comprehensive governance)")."""
     *context, last = key.split(".")
-    words = last.replace("_", " ").strip()
-    if words.endswith(" h"):
-        words = words[:-2] + ", hours"
+    tokens = [t for t in last.split("_") if t] or [last]
+    if "per" in tokens[:-1] and tokens[-1] in _RATE_UNITS:  # a rate: discovered_per_duty_h, per_1000_people_day
+        at = len(tokens) - 1 - tokens[::-1].index("per")
+        of = [*tokens[at + 1:-1], _RATE_UNITS[tokens[-1]]]
+        if of[0].isdigit():  # per 1,000 people a day; per 1,000 hours
+            of = [f"{int(of[0]):,}", *of[1:-1], "a", of[-1]] if len(of) > 2 else [f"{int(of[0]):,}", of[-1] + "s"]
+        words = " ".join([*tokens[:at], "per", *of])
+    elif tokens[-1] == "h" and len(tokens) > 1:
+        words = " ".join(tokens[:-1]) + ", hours"
+    else:
+        words = " ".join(tokens)
     return f"{words} ({' › '.join(c.replace('_', ' ') for c in context)})" if context else words
 
 

@@ -229,3 +229,16 @@ def test_panels_say_which_way_is_better_where_one_is():
             assert info.better == "lower" and info.title.endswith("(lower is better)"), name
     assert METRIC_INFO["satisfaction_rate"].better == "higher"
     assert METRIC_INFO["workers"].better == "" and METRIC_INFO["workers"].title == "grid workers"
+
+
+def test_swept_keys_no_study_names_read_as_words():
+    """Compared runs are labelled from their keys: a rate per duty hour read
+    "discovered per duty, hours", as if it were a duration."""
+    from sim.report import readable_key
+
+    assert readable_key("arrivals.discovered_per_duty_h") == "discovered per duty hour (arrivals)"
+    assert readable_key("arrivals.per_1000_people_day") == "per 1,000 people a day (arrivals)"
+    assert readable_key("x.y_per_1000_h") == "y per 1,000 hours (x)"
+    assert readable_key("routing.escalate_after_h") == "escalate after, hours (routing)"
+    assert readable_key("departments.comprehensive_governance.staff") == "staff (departments › comprehensive governance)"
+    assert readable_key("seed") == "seed" and readable_key("horizon_days") == "horizon days"
