@@ -216,11 +216,15 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     Raises:
         ConfigError: a key, metric or figure that does not exist.
     """
-    section = dict(section or {})
+    if section is None:
+        section = {}
+    if not isinstance(section, Mapping):
+        raise ConfigError("study", section, f"expected a mapping of: {', '.join(STUDY_KEYS)}")
+    section = dict(section)
     for key in section:
         if key not in STUDY_KEYS:
             raise ConfigError(f"study.{key}", section[key], f"unknown key; allowed keys here: {', '.join(STUDY_KEYS)}")
-    sweep_in = section.get("sweep") or {}
+    sweep_in = {} if section.get("sweep") is None else section["sweep"]
     if isinstance(sweep_in, Sequence) and not isinstance(sweep_in, str):
         sweep_in = {k: k for k in sweep_in}
     if not isinstance(sweep_in, Mapping):
@@ -239,7 +243,7 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     for f in figures:
         if f not in FIGURES:
             raise ConfigError("study.figures", f, f"expected one of: {', '.join(FIGURES)}")
-    targets = section.get("targets") or {}
+    targets = {} if section.get("targets") is None else section["targets"]
     if not isinstance(targets, Mapping):
         raise ConfigError("study.targets", targets, "expected a mapping of metrics to target values")
     for m, v in targets.items():
@@ -247,7 +251,7 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
             raise ConfigError("study.targets", m, f"not a key metric of the study; key metrics: {', '.join(metrics)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ConfigError(f"study.targets.{m}", v, "expected a finite number")
-    baseline = section.get("baseline") or {}
+    baseline = {} if section.get("baseline") is None else section["baseline"]
     if not isinstance(baseline, Mapping):
         raise ConfigError("study.baseline", baseline, "expected a mapping of swept keys to their baseline values")
     for k, v in baseline.items():

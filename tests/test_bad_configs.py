@@ -131,6 +131,12 @@ BAD_OVERRIDES: list[tuple[str, list[str], str, str]] = [
     ("duties not a mapping", ["duties=3"], "duties", "3"),
     ("travel not a mapping", ["travel=3"], "travel", "3"),
     ("petitions not a mapping", ["petitions=3"], "petitions", "3"),
+    # A false value in place of a section or list was taken for "none" (only null is).
+    ("petitions false", ["petitions=false"], "petitions", "False"),
+    ("calendars zero", ["calendars=0"], "calendars", "0"),
+    ("output false", ["output=false"], "output", "False"),
+    ("surges zero", ["arrivals.profile.periods=0"], "arrivals.profile.periods", "0"),
+    ("surges empty text", ["arrivals.profile.periods=''"], "arrivals.profile.periods", "''"),
     ("satisfaction not a mapping", ["satisfaction=3"], "satisfaction", "3"),
     ("assessment not a mapping", ["assessment=3"], "assessment", "3"),
     ("endless duty block", ["duties.block_h=1e308"], "duties.block_h", "1e+308"),
@@ -211,6 +217,8 @@ BAD_STUDIES: list[tuple[str, list[str], str, str]] = [
     ("NaN surge end", ["study.transient.end_day=nan"], "study.transient.end_day", "nan"),
     ("recovered share above 1", ["study.transient.recovered_share=1.5"], "study.transient.recovered_share", "1.5"),
     ("study name that leaves the sweeps folder", ["study.name=../../elsewhere"], "study.name", "../../elsewhere"),
+    ("targets false, taken for none", ["+study.targets=false"], "study.targets", "False"),
+    ("baseline zero, taken for the first point", ["study.baseline=0"], "study.baseline", "0"),
 ]
 
 
