@@ -238,6 +238,17 @@ def one_seed(points: Sequence[Point]) -> bool:
     return len({seed_of(p) for p in points if p.status == "finished"}) <= 1
 
 
+def same_resident_reports(points: Sequence[Point]) -> bool | None:
+    """Whether every finished point saw the same resident reports, replication
+    by replication (``sim.records.resident_digest``); ``None`` when a point's
+    results predate the fingerprints (or there are no finished points)."""
+    digests = [(p.manifest or {}).get("resident_reports_sha256") for p in points if p.status == "finished"]
+    if not digests or any(not isinstance(d, list) for d in digests):
+        return None
+    n = min(len(d) for d in digests)
+    return all(d[:n] == digests[0][:n] for d in digests)
+
+
 def pairing_problem(point: Point, base: Point) -> str | None:
     """Why two finished points cannot be paired replication by replication, or ``None``."""
     seeds = [seed_of(p) for p in (point, base)]

@@ -7,6 +7,7 @@ of the run; NaN means "did not happen before the horizon".
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -141,6 +142,20 @@ class Records:
             warmup_h=model.warmup_h,
             horizon_h=model.horizon_h,
         )
+
+
+def resident_digest(rec: Records) -> str:
+    """A fingerprint of the matters residents reported in one replication:
+    the SHA-256 (first 16 hex digits) of their report times, in order.
+
+    Two runs with the same fingerprint in replication r saw the very same
+    resident reports (common random numbers at work: a grid-size, staffing or
+    routing change keeps it); a change of horizon, arrival rate, population or
+    rate profile redraws them, and the fingerprints differ. Matters found by
+    workers on duty are left out: their number follows the staffing.
+    """
+    times = np.ascontiguousarray(rec.t_report[~rec.discovered.astype(bool)], dtype=np.float64)
+    return hashlib.sha256(times.tobytes()).hexdigest()[:16]
 
 
 class CityRecords:

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from . import figures
-from .aggregate import NOT_SCENARIO, Point, one_seed, pairing_problem, seed_of, value_of
+from .aggregate import NOT_SCENARIO, Point, one_seed, pairing_problem, same_resident_reports, seed_of, value_of
 from .recovery import MEASURES, RECOVERY_CSV
 from .study import StudySpec, metric_info
 
@@ -283,13 +283,26 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
                 f"- replications: {cfg.get('replications')} per point; {seed_text}"]
     found = _finds_matters_on_duty(finished)
     if same_seed:
+        same = same_resident_reports(finished)
+        if same:
+            reports = ("so all points see the same matters reported by residents (checked: their report times "
+                       "agree, replication by replication): **common random numbers**")
+        elif same is False:
+            reports = ("**common random numbers**; but a swept setting changes the resident reports themselves "
+                       "(the horizon, the arrival rate, the population or the rate profile: their report times "
+                       "differ between points), so the points do not see exactly the same matters. Differences are still "
+                       "paired by replication, which keeps the intervals valid but narrows them less")
+        else:
+            reports = ("**common random numbers**: points that differ only in grids, staffing, routing or "
+                       "escalation see the same matters reported by residents (these results predate the "
+                       "fingerprint of the reports that lets the report check it)")
         out += ["- random numbers: replication r of every point uses the same seed stream "
                 "(`SeedSequence(seed, spawn_key=(r, purpose, index))`, streams keyed by purpose and by arrival "
-                "block or grid), so all points see the same matters reported by residents: **common random "
-                "numbers**" + ("; matters found by workers on duty come at a rate per worker on duty, so "
-                               "points with more workers, more duty time or other grids see more of them "
-                               "(compare `events_arrived` and `discovered_share`), and a share of matters "
-                               "is a share of a different total there" if found else ""),
+                "block or grid), " + reports
+                + ("; matters found by workers on duty come at a rate per worker on duty, so "
+                   "points with more workers, more duty time or other grids see more of them "
+                   "(compare `events_arrived` and `discovered_share`), and a share of matters "
+                   "is a share of a different total there" if found else ""),
                 "- intervals: 95% Student-t confidence intervals over replications; differences to the baseline "
                 "are paired by replication (the t interval of the r-by-r differences)", ""]
     else:

@@ -25,7 +25,7 @@ import pandas as pd
 from . import invariants, metrics, stability
 from .parallel import replications
 from .output import OutputOptions, atomic_open, code_version, config_digest, manifest, remove_stale_temps, write_json
-from .records import ROUTES, Records
+from .records import ROUTES, Records, resident_digest
 from .scenario import COMPLEXITIES, Scenario
 from .stats import summarise
 from .town import build_layout
@@ -242,6 +242,7 @@ def run(
     per_rep: dict[str, list[float]] = {name: [] for name in (*metrics.METRICS, *metrics.HOURLY_METRICS)}
     grid_rows, backlog_rows = [], []
     verdicts: list[dict[str, Any]] = []
+    digests: list[str] = []  # replication by replication: which resident reports it saw
     progress = Progress(options.progress, scenario.run.replications, scenario.run.horizon_days)
     workers = _workers_per_grid(scenario, layout)
     events_format = None  # written: csv or parquet
@@ -273,6 +274,7 @@ def run(
             for name, value in values.items():
                 per_rep[name].append(value)
             verdicts.append({stage: dataclasses.asdict(v) for stage, v in stability.assess(rec).items()})
+            digests.append(resident_digest(rec))
             if on_replication is not None:
                 on_replication(r, rec)
             if out is not None:
@@ -319,6 +321,7 @@ def run(
                 "random_numbers": "replication r uses SeedSequence(seed).spawn child r; "
                                   "streams keyed (r, purpose, index); arrivals per block of residents",
                 "config_sha256": config_digest(resolved_config or {}),
+                "resident_reports_sha256": digests,
             }),
         })
     return result

@@ -27,7 +27,7 @@ QUIET = OutputOptions(events=False, plot=False, progress=False)
 def make_run(tiny_config, tmp_path):
     """A finished run folder of the tiny town, two replications of two days."""
     def make(name: str, **changes) -> Path:
-        cfg = tiny_config(replications=2, arrivals__per_1000_people_day=20.0, **changes)
+        cfg = tiny_config(**{"replications": 2, "arrivals__per_1000_people_day": 20.0, **changes})
         cfg["output"] = {"events": False, "plot": False}
         scenario, _ = build_job(cfg)
         run(scenario, tmp_path / name, cfg, QUIET)
@@ -69,6 +69,31 @@ def test_runs_with_different_seeds_are_not_paired_and_the_report_says_so(make_ru
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "the points ran with different seeds" in report and "**common random numbers**" not in report
     assert "No paired differences for point(s) 1: a different seed" in report
+
+
+def test_the_report_says_whether_the_runs_saw_the_same_resident_reports(make_run, tmp_path):
+    """The report said every point sees the same matters whenever the seeds
+    agree; another horizon or arrival rate redraws the resident reports."""
+    import json
+
+    a = make_run("a")
+    same = make_run("staffing", staffing__workers_per_grid=2)
+    other = make_run("rate", arrivals__per_1000_people_day=25.0)
+    digests = [json.loads((f / "summary.json").read_text())["manifest"]["resident_reports_sha256"]
+               for f in (a, same, other)]
+    assert len(digests[0]) == 2 and digests[0] == digests[1] and digests[2][0] != digests[0][0]
+    for name, run_dir, agree in (("c_same", same, True), ("c_other", other, False)):
+        assert report_main([str(tmp_path / name), "--runs", str(a), str(run_dir)]) == 0
+        report = (tmp_path / name / "report.md").read_text(encoding="utf-8")
+        assert ("checked: their report times agree" in report) is agree, name
+        assert ("so the points do not see exactly the same matters" in report) is not agree, name
+        assert "**common random numbers**" in report  # the same seed streams either way
+    # Results saved before the fingerprint: the report cannot check, and says so.
+    summary = json.loads((other / "summary.json").read_text())
+    del summary["manifest"]["resident_reports_sha256"]
+    (other / "summary.json").write_text(json.dumps(summary))
+    assert report_main([str(tmp_path / "c_old"), "--runs", str(a), str(other)]) == 0
+    assert "predate the fingerprint" in (tmp_path / "c_old" / "report.md").read_text(encoding="utf-8")
 
 
 def test_comparing_needs_finished_runs_and_a_new_folder(make_run, tmp_path, capsys):
