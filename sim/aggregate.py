@@ -39,8 +39,9 @@ from .sweep import FAILED, RESUME_KEY, SUMMARY, override_key, override_value, re
 
 SUMMARY_COLUMNS = ("metric", "mean", "ci95_low", "ci95_high", "replications", "status", "unstable_replications")
 """Columns of ``sweep_summary.csv`` after ``point`` and the swept keys. ``unstable_replications``
-counts replications whose backlog grows without bound (``sim.stability``): their
-means depend on the horizon and understate the problem."""
+counts replications whose backlog was still rising at their end (``sim.stability``:
+overloaded, or too near capacity to settle): their means depend on the horizon and
+understate the backlog."""
 NOT_SCENARIO = ("study", "progress", "output", "jobs", RESUME_KEY)
 """Top-level keys that do not change the simulated scenario (``jobs`` changes
 where it runs, never its results)."""
@@ -77,7 +78,7 @@ class Point:
 
     @property
     def unstable(self) -> int | None:
-        """Replications whose backlog grows without bound (``None``: not assessed)."""
+        """Replications whose backlog was still rising at their end (``None``: not assessed)."""
         if not self.stability or "unstable_replications" not in self.stability:
             return None
         return len(self.stability["unstable_replications"])

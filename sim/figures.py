@@ -32,7 +32,7 @@ from .output import atomic_open
 from .study import StudySpec, metric_info
 
 FORMATS = ("png", "svg")
-UNSTABLE_LABEL = "unstable: backlog grows all run (mean understates it)"
+UNSTABLE_LABEL = "unstable: backlog still rising at the end (mean understates it)"
 
 
 def pyplot():
@@ -50,7 +50,7 @@ def pyplot():
 
 
 def _unstable(rows: pd.DataFrame) -> np.ndarray:
-    """Rows of points with a replication whose backlog grows without bound."""
+    """Rows of points with a replication whose backlog was still rising at its end (``sim.stability``)."""
     if "unstable_replications" not in rows:
         return np.zeros(len(rows), dtype=bool)
     return (pd.to_numeric(rows["unstable_replications"], errors="coerce").fillna(0) > 0).to_numpy()
@@ -414,7 +414,7 @@ def heatmap_figure(table: pd.DataFrame, study: StudySpec, out_dir: str | os.Path
                        "sweep_summary.csv); in a panel that says which way is better, the better end is yellow; "
                        "'failed', 'incomplete' or 'not run': a point without results; "
                        "'-': a combination that is not a point of the sweep; 'n/a': nothing to measure; "
-                       f"'unstable': a point whose backlog grows all run{baseline}.")
+                       f"'unstable': a point whose backlog was still rising at the end{baseline}.")
     return _save(fig, out_dir, "heatmap", formats)
 
 

@@ -87,8 +87,12 @@ def _ratio(num: float, den: float) -> float:
 
 def in_window(rec: Records) -> np.ndarray:
     """Mask of matters reported inside the measurement window."""
-    t = rec.t_report
-    return (t >= rec.warmup_h) & (t < rec.horizon_h)
+    return times_in_window(rec.t_report, rec)
+
+
+def times_in_window(times: np.ndarray, rec: Records) -> np.ndarray:
+    """Which of ``times`` fall in the measurement window [warm-up, horizon)."""
+    return (times >= rec.warmup_h) & (times < rec.horizon_h)
 
 
 def time_in_window(start: np.ndarray, end: np.ndarray, w: float, h: float) -> np.ndarray:
@@ -196,7 +200,7 @@ def compute(rec: Records) -> dict[str, float]:
         "enforcement_utilization": utilization(rec, "enforcement"),
         "workers": float(sum(n for k, n in zip(rec.pool_kind, rec.pool_servers) if k == "worker")),
         "satisfaction_rate": _ratio((rec.satisfied[closed] == 1).sum(), n_closed),
-        "replacements": float(((rec.replacement_times >= w) & (rec.replacement_times < h)).sum()),
+        "replacements": float(times_in_window(rec.replacement_times, rec).sum()),
         "petition_rate": _ratio((win & ~np.isnan(rec.t_petition)).sum(), arrived),
         "discovered_share": _ratio((win & rec.discovered).sum(), arrived),
         "worker_duty_share": duty_share(rec),
@@ -264,7 +268,8 @@ def grid_table(rec: Records, grid_population: np.ndarray, workers_per_grid: np.n
             "in_grid_rate": np.where(count(closed) > 0, count(closed & (rec.resolver == 0)) / np.maximum(count(closed), 1), np.nan),
             "satisfaction_rate": np.where(count(closed) > 0, count(closed & (rec.satisfied == 1)) / np.maximum(count(closed), 1), np.nan),
             "petitions": count(win & ~np.isnan(rec.t_petition)),
-            "replacements": np.bincount(rec.replacement_grids, minlength=n).astype(float),
+            "replacements": np.bincount(rec.replacement_grids[times_in_window(rec.replacement_times, rec)],
+                                        minlength=n).astype(float),
             "worker_hours": rec.grid_work_h,
             "worker_load": rec.grid_work_h / (workers_per_grid * window),
         }

@@ -31,8 +31,8 @@ _num = figures.fmt_number
 
 
 def _ci(mean: Any, lo: Any, hi: Any) -> str:
-    if lo is None or (isinstance(lo, float) and not math.isfinite(lo)):
-        return _num(mean)
+    if lo is None or (isinstance(lo, float) and not math.isfinite(lo)):  # one replication: a value, no interval
+        return _num(mean) if _num(mean) == "n/a" else f"{_num(mean)} (no CI)"
     return f"{_num(mean)} [{_num(lo)}, {_num(hi)}]"
 
 
@@ -150,15 +150,23 @@ def _recovery_section(recovered: pd.DataFrame, points: Sequence[Point], study: S
            f"(also in `{RECOVERY_CSV}`):", ""]
     if not len(recovered):
         return out + ["(no surge point has both its own and its reference's results)", ""]
-    def cell(measure: str, r) -> str:
-        text = _ci(r["mean"], r["ci95_low"], r["ci95_high"])
-        if measure == "recovery_days" and r["not_recovered"]:
-            text += f" ({int(r['not_recovered'])} replication(s) not recovered by the horizon)"
-        return text
-
-    rows = _point_rows(recovered, "measure", MEASURES, points, study, cell)
+    rows = _point_rows(recovered, "measure", MEASURES, points, study, _recovery_cell)
     header = ["point", *map(study.label, study.keys), *MEASURES.values()]
     return out + [_md_table(header, rows), ""]
+
+
+def _recovery_cell(measure: str, r: Mapping[str, Any]) -> str:
+    """A recovery table cell: mean [95% CI], saying how many replications had
+    not recovered by the horizon (those left out of the mean)."""
+    text = _ci(r["mean"], r["ci95_low"], r["ci95_high"])
+    missing = int(r["not_recovered"]) if measure == "recovery_days" else 0
+    if missing:  # censored: the mean of those that recovered understates the recovery time
+        n = int(r["replications"])
+        if n == 0:
+            return f"none of {missing} replications recovered by the horizon"
+        text = (f"{missing} of {n + missing} replications not recovered by the horizon; the {n} that did: "
+                f"{text} (a lower bound for the mean of all)")
+    return text
 
 
 def _point_rows(table: pd.DataFrame, column: str, items, points: list[Point], study: StudySpec,
@@ -279,7 +287,9 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         seed_text = f"seed {cfg.get('seed')}" if same_seed else "seeds " + ", ".join(
             f"{seed} (point {num})" for num, seed in seeds.items())
         out += [f"- run length: {cfg.get('horizon_days')} days, of which the first {cfg.get('warmup_days')} "
-                "days are warm-up (the town starts empty; matters reported in the warm-up are not measured)",
+                "days are warm-up (the town starts empty; per-matter statistics leave out matters reported in "
+                "the warm-up; time averages, the throughput and `backlog_end` also count those still open, or "
+                "closed, in the window)",
                 f"- replications: {cfg.get('replications')} per point; {seed_text}"]
     found = _finds_matters_on_duty(finished)
     if same_seed:
@@ -336,10 +346,12 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
             _md_table(header, rows), ""]
     unstable = [p for p in points if p.unstable]
     if unstable:
-        out += [f"**Unstable points** ({', '.join(str(p.num) for p in unstable)}): matters arrive faster than they "
-                "are closed and the backlog grows for the whole run (a significant upward trend; see `stability` "
-                "in the point's `summary.json`). Their means depend on the run length and understate the problem; "
-                "read them as 'overloaded', not as steady-state values.", ""]
+        out += [f"**Unstable points** ({', '.join(str(p.num) for p in unstable)}): the backlog was still rising "
+                "at the end of the run (a significant upward trend in at least one replication; see `stability` "
+                "in the point's `summary.json`): matters arrive faster than they are closed, or the load is so "
+                "near capacity that the queue had not settled within the run; a longer run (`horizon_days`, "
+                "`warmup_days`) tells them apart. Their means depend on the run length and understate the "
+                "backlog; read them as 'overloaded or nearly so', not as steady-state values.", ""]
     unpaired = [p for p in finished if base is not None and p.num != base.num and pairing_problem(p, base)]
     if base is None or base.status != "finished":
         out += ["No paired differences: the baseline point has no results.", ""]
@@ -350,7 +362,9 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     if base is not None and base.status == "finished" and len(diffs):
         out += [f"Paired differences against the baseline (point {base.num}: {_point_label(base, study)}): "
                 "mean difference [95% CI] over replication pairs; `*` marks an interval that excludes 0 "
-                "(every metric is in `paired_differences.csv`):", ""]
+                "(each interval on its own: where there is no real difference, about 1 interval in 20 excludes 0 "
+                "by chance, so in a large table some stars are expected by chance; every metric is in "
+                "`paired_differences.csv`):", ""]
         header = ["point", *map(study.label, study.keys),
                   *[f"Δ {metric_info(m).label} ({metric_info(m).unit})" for m in metrics]]
         def cell(m: str, r) -> str:

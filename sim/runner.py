@@ -44,7 +44,7 @@ class RunResult:
 
     @property
     def unstable(self) -> bool:
-        """True when any replication's backlog grows without bound."""
+        """True when any replication's backlog was still rising at its end (see ``sim.stability``)."""
         return bool(self.stability["unstable_replications"])
 
 
@@ -293,8 +293,9 @@ def run(
     unstable = [r for r, v in enumerate(verdicts) if not v["system"]["stable"] or not v["department"]["stable"]]
     stab = {
         "unstable_replications": unstable,
-        "verdict": "UNSTABLE: the backlog grows without bound in replications "
-                   f"{unstable}; means over the horizon understate it" if unstable else "stable",
+        "verdict": "UNSTABLE: the backlog was still rising at the end of replications "
+                   f"{unstable} (overloaded, or too near capacity to settle within the run; a longer "
+                   "run tells them apart); means over the window understate it" if unstable else "stable",
         "per_replication": verdicts,
     }
     result = RunResult(per_rep, summarise(per_rep), wall, stab)

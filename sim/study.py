@@ -61,7 +61,7 @@ class MetricInfo:
 
 METRIC_INFO: dict[str, MetricInfo] = {
     "events_arrived": MetricInfo("matters reported in the window", "matters"),
-    "events_closed": MetricInfo("matters closed in the window", "matters"),
+    "events_closed": MetricInfo("matters reported in the window, closed by the horizon", "matters"),
     "backlog_end": MetricInfo("open matters at the horizon", "matters", "lower"),
     "backlog_mean": MetricInfo("backlog, time average", "open matters", "lower"),
     "backlog_max": MetricInfo("backlog, peak", "open matters", "lower"),
@@ -87,8 +87,9 @@ METRIC_INFO: dict[str, MetricInfo] = {
     "worker_utilization": MetricInfo("grid worker utilisation", "share of all hours (24/7) busy"),
     "department_utilization": MetricInfo("department utilisation", "share of all hours (24/7) busy"),
     "enforcement_utilization": MetricInfo("enforcement team utilisation", "share of all hours (24/7) busy"),
-    # A year-long run: the count of full-time workers is the worker-years per year.
-    "workers": MetricInfo("grid workers", "worker-years per year"),
+    # A year-long run: the count of full-time posts is the worker-years per year
+    # (a post left vacant after a replacement still counts).
+    "workers": MetricInfo("grid worker posts", "worker-years per year"),
     "satisfaction_rate": MetricInfo("residents satisfied", "share of closed matters", "higher"),
     "replacements": MetricInfo("grid workers replaced after failed assessments", "workers", "lower"),
     "petition_rate": MetricInfo("matters taken over the grid's head (petitions)", "share of matters", "lower"),

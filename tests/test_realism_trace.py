@@ -7,6 +7,7 @@ Each mechanism is switched on alone on top of ``conftest.tiny_town_config``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -227,6 +228,13 @@ def test_two_failed_assessments_replace_the_worker_with_cover_and_learning():
     # matter at 80: back with the new worker (vacancy ended at 72), 3x slower
     assert (t(rec, "t_start", 3), t(rec, "t_handled", 3)) == (80.0, 86.0)
     assert metrics.compute(rec)["replacements"] == 1
+    # Counted in the window only, in the summary and in grids.csv alike (the
+    # grid table counted replacements in the warm-up too).
+    ones = np.ones(2)
+    assert metrics.grid_table(rec, ones, ones)["replacements"].tolist() == [1.0, 0.0]
+    later = dataclasses.replace(rec, warmup_h=72.0)  # the replacement at 48 h is in the warm-up
+    assert metrics.compute(later)["replacements"] == 0
+    assert metrics.grid_table(later, ones, ones)["replacements"].tolist() == [0.0, 0.0]
 
 
 def test_freed_worker_takes_the_oldest_of_its_neighbours_work():

@@ -193,6 +193,9 @@ def test_small_numbers_in_report_tables_are_written_out():
     assert _ci(5.15e-05, -5.9e-05, 0.000162) == "0.0000515 [-0.000059, 0.000162]"
     assert _ci(999.7, 999.4, 1000.2) == "1,000 [999, 1,000]"  # not 1e+03
     assert _ci(0.0074, 0.0061, 0.0087) == "0.0074 [0.0061, 0.0087]" and _ci(35891.2, 35630, 36153) == "35,891 [35,630, 36,153]"
+    # One replication: a value without an interval, under a "Mean [95% CI]" heading, says so.
+    assert _ci(12.5, None, None) == "12.5 (no CI)" and _ci(12.5, float("nan"), float("nan")) == "12.5 (no CI)"
+    assert _ci(float("nan"), None, None) == "n/a"
 
 
 def test_the_terminal_table_writes_numbers_out_with_units_and_relative_precision():
@@ -228,7 +231,7 @@ def test_panels_say_which_way_is_better_where_one_is():
         if info.unit in ("hours", "open matters") or name in ("overdue_rate", "petition_rate"):
             assert info.better == "lower" and info.title.endswith("(lower is better)"), name
     assert METRIC_INFO["satisfaction_rate"].better == "higher"
-    assert METRIC_INFO["workers"].better == "" and METRIC_INFO["workers"].title == "grid workers"
+    assert METRIC_INFO["workers"].better == "" and METRIC_INFO["workers"].title == "grid worker posts"
 
 
 def test_swept_keys_no_study_names_read_as_words():
@@ -242,3 +245,18 @@ def test_swept_keys_no_study_names_read_as_words():
     assert readable_key("routing.escalate_after_h") == "escalate after, hours (routing)"
     assert readable_key("departments.comprehensive_governance.staff") == "staff (departments › comprehensive governance)"
     assert readable_key("seed") == "seed" and readable_key("horizon_days") == "horizon days"
+
+
+def test_recovery_days_say_how_many_replications_never_recovered():
+    """The mean recovery time left out the replications that had not
+    recovered by the horizon, under a plain "Mean [95% CI]" heading: it
+    reads as the mean of all, and understates it."""
+    from sim.report_md import _recovery_cell
+
+    row = {"mean": 12.0, "ci95_low": 9.0, "ci95_high": 15.0, "replications": 3, "not_recovered": 2}
+    assert _recovery_cell("recovery_days", row) == (
+        "2 of 5 replications not recovered by the horizon; the 3 that did: 12 [9, 15] (a lower bound for the mean of all)")
+    assert _recovery_cell("peak_excess_backlog", row) == "12 [9, 15]"  # every replication has a peak
+    assert _recovery_cell("recovery_days", {**row, "not_recovered": 0}) == "12 [9, 15]"
+    none = {"mean": float("nan"), "ci95_low": None, "ci95_high": None, "replications": 0, "not_recovered": 4}
+    assert _recovery_cell("recovery_days", none) == "none of 4 replications recovered by the horizon"
