@@ -148,7 +148,10 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
         if "metrics" in changes and isinstance(study_cfg.get("targets"), dict):
             study_cfg["targets"] = {m: v for m, v in study_cfg["targets"].items() if m in changes["metrics"]}
     formats = tuple(formats or FORMATS)
-    study = parse_study(study_cfg, swept_keys(points, plan.get("swept", [])))
+    # Runs compared: the keys are those whose resolved values differ (the plan's); the runs' own
+    # command-line overrides say nothing about that (one run's default is another's override).
+    swept = list(plan.get("swept") or []) if plan.get("runs") else swept_keys(points, plan.get("swept", []))
+    study = parse_study(study_cfg, swept)
     if changes and changes.get("baseline") and baseline_point(points, study) is None:  # before writing anything
         values = {k: sorted({str(value_of(p, k)) for p in points}) for k, _ in study.baseline}
         raise ConfigError("study.baseline", changes["baseline"], "no point has these values; the points have "

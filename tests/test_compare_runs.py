@@ -58,6 +58,28 @@ def test_two_runs_one_after_the_other_in_one_table_figure_and_report(make_run, t
     assert (a / "summary.json").is_file() and not (a / "sweep_summary.csv").exists()  # the runs are only read
 
 
+def test_only_the_values_that_differ_are_compared_not_the_overrides_typed(make_run, tmp_path):
+    """A run made with `routing.escalate_after_h=72` typed (the default) and
+    one with `staffing.workers_per_grid=2` typed: the report listed the
+    escalation threshold as compared (the overrides differ, the values do
+    not), and a heatmap row per phantom key."""
+    import yaml
+
+    a = make_run("a")
+    b = make_run("b", staffing__workers_per_grid=2)
+    for run_dir, typed in ((a, ["routing.escalate_after_h=72", "town.population=2000"]),
+                           (b, ["staffing.workers_per_grid=2"])):
+        (run_dir / ".hydra").mkdir()
+        (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(typed))
+    out = tmp_path / "compare"
+    assert report_main([str(out), "--runs", str(a), str(b)]) == 0
+    table = pd.read_csv(out / "sweep_summary.csv")
+    assert list(table.columns[:3]) == ["point", "staffing.workers_per_grid", "metric"]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "escalate" not in report.split("## 4.")[0].split("Swept parameters:")[1].split("Every other value")[0]
+    assert "town.population" not in report.split("Swept parameters:")[1].split("Every other value")[0]
+
+
 def test_runs_with_different_seeds_are_not_paired_and_the_report_says_so(make_run, tmp_path):
     a = make_run("a")
     b = make_run("b", staffing__workers_per_grid=2, seed=7)
