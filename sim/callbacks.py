@@ -55,7 +55,7 @@ from .preflight import fail
 from .report import Calls, write_report
 from .study import StudySpec, parse_study
 from .output import hold_lock, let_go
-from .sweep import FAILED, LOCK, PLAN, RESUME_KEY, override_key, override_value, same_value, write_plan
+from .sweep import FAILED, LOCK, PLAN, RESUME_KEY, baseline_matches, override_key, override_value, same_value, write_plan
 
 log = logging.getLogger("gridgov.sweep")
 
@@ -228,10 +228,16 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) ->
     if points is None or not study.baseline:
         return
     planned = [{override_key(o): override_value(o) for o in p if "=" in o} for p in points]
-    if any(all(k in values and same_value(values[k], v) for k, v in study.baseline) for values in planned):
+    matches, differ = baseline_matches(planned, study.baseline)
+    given = ", ".join(f"{k}={v!r}" for k, v in study.baseline)
+    if differ:
+        named = ",".join(f"{k}:VALUE" for k, _ in study.baseline)
+        fail(f"invalid config: study.baseline: {given}: matches {len(matches)} points of this sweep, which differ "
+             f"in {', '.join(differ)}; give the baseline's value of each: 'study.baseline={{{named},"
+             + ",".join(f"{k}:VALUE" for k in differ) + "}'")
+    if matches:
         return
     values = "; ".join(f"{k}: " + ", ".join(dict.fromkeys(str(p.get(k)) for p in planned)) for k, _ in study.baseline)
-    given = ", ".join(f"{k}={v!r}" for k, v in study.baseline)
     hint = "'study.baseline={" + ",".join(f"{k}:VALUE" for k, _ in study.baseline) + "}'"
     fail(f"invalid config: study.baseline: {given}: matches no point of this sweep (its values: {values}); "
          f"to run these points, compare them with one of them: add {hint}")

@@ -127,7 +127,7 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
     from .recovery import RECOVERY_CSV, SERIES_CSV, recovery
     from .report_md import build_report
     from .study import parse_study
-    from .sweep import read_plan
+    from .sweep import baseline_matches, read_plan
 
     sweep_dir = Path(sweep_dir)
     plan = read_plan(sweep_dir) or {}
@@ -144,6 +144,10 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
         if labels:
             study_cfg["title"] = f"Compared runs: how do the key metrics differ with {' and '.join(labels.values())}?"
     if changes:
+        saved_baseline = (study_cfg or {}).get("baseline")
+        if isinstance(saved_baseline, dict) and isinstance(changes.get("baseline"), dict):
+            # --baseline KEY=VALUE for some swept keys: the others keep the saved baseline's values
+            changes = {**changes, "baseline": {**saved_baseline, **changes["baseline"]}}
         study_cfg = {**(study_cfg or {}), **changes}
         if "metrics" in changes and isinstance(study_cfg.get("targets"), dict):
             study_cfg["targets"] = {m: v for m, v in study_cfg["targets"].items() if m in changes["metrics"]}
@@ -152,10 +156,15 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
     # command-line overrides say nothing about that (one run's default is another's override).
     swept = list(plan.get("swept") or []) if plan.get("runs") else swept_keys(points, plan.get("swept", []))
     study = parse_study(study_cfg, swept)
-    if changes and changes.get("baseline") and baseline_point(points, study) is None:  # before writing anything
-        values = {k: sorted({str(value_of(p, k)) for p in points}) for k, _ in study.baseline}
-        raise ConfigError("study.baseline", changes["baseline"], "no point has these values; the points have "
-                          + "; ".join(f"{k}: {', '.join(v)}" for k, v in values.items()))
+    if changes and changes.get("baseline"):  # before writing anything
+        if baseline_point(points, study) is None:
+            values = {k: sorted({str(value_of(p, k)) for p in points}) for k, _ in study.baseline}
+            raise ConfigError("study.baseline", changes["baseline"], "no point has these values; the points have "
+                              + "; ".join(f"{k}: {', '.join(v)}" for k, v in values.items()))
+        matches, differ = baseline_matches([{k: value_of(p, k) for k in study.keys} for p in points], study.baseline)
+        if differ:
+            raise ConfigError("study.baseline", changes["baseline"], f"matches {len(matches)} points, which differ "
+                              f"in {', '.join(differ)}: give the baseline's value of each (--baseline KEY=VALUE)")
     table = summary_table(points, study.keys)
     with atomic_open(sweep_dir / SUMMARY_CSV) as fh:
         table.to_csv(fh, index=False, float_format="%.6g")

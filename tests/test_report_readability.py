@@ -68,8 +68,9 @@ def test_figures_mark_the_baseline_point_itself(sweep_folder):
 
 @pytest.mark.parametrize("baseline", [{"staffing.workers_per_grid": 2}, {"staffing.pooling": "unit"}])
 def test_a_baseline_naming_one_of_two_swept_keys_is_marked(sweep_folder, baseline):
-    """A baseline may name some swept keys only (the first point matching
-    them is the baseline): it was marked in neither figure."""
+    """Results saved by a study whose baseline names some swept keys only
+    (the first point matching them is the baseline; a sweep now refuses such
+    a baseline when it starts): it was marked in neither figure."""
     for summary in sweep_folder.glob("*/summary.json"):
         data = json.loads(summary.read_text())
         data["config"]["study"] = {**STUDY, "baseline": baseline}
@@ -179,6 +180,18 @@ def test_a_report_is_redrawn_with_other_metrics_baseline_and_formats_without_run
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (bad, err)
     assert (sweep_folder / "paired_differences.csv").read_bytes() == diffs  # a refused report writes nothing
+    # --baseline for one swept key keeps the saved baseline's value of the other
+    # (it took the first point matching the one key given).
+    assert report_main([str(sweep_folder), "--baseline", "staffing.pooling=unit"]) == 0
+    assert "| 1 | 1 | unit | finished (baseline) |" in (sweep_folder / "report.md").read_text(encoding="utf-8")
+    for summary in sweep_folder.glob("*/summary.json"):  # results of a study with no baseline of its own
+        data = json.loads(summary.read_text())
+        del data["config"]["study"]["baseline"]
+        summary.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert report_main([str(sweep_folder), "--baseline", "staffing.pooling=unit"]) == 2
+    err = capsys.readouterr().err
+    assert "matches 2 points, which differ in staffing.workers_per_grid" in err and len(err.strip().splitlines()) == 1
     # A metric named twice is shown once; a report without PNG embeds the SVG.
     assert report_main([str(sweep_folder), "--metrics", "overdue_rate, overdue_rate", "--formats", "svg"]) == 0
     report = (sweep_folder / "report.md").read_text(encoding="utf-8")
