@@ -33,6 +33,7 @@ sure a failing point is recorded instead of raised.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import logging
 import sys
@@ -221,6 +222,21 @@ def stop_workers() -> None:
         executor = getattr(reusable_executor, "_executor", None)  # the pool the launcher used, if any
         if executor is not None:
             executor.shutdown(wait=True, kill_workers=True)
+
+
+def _check_labelled_keys(study: StudySpec, config: DictConfig, swept: Sequence[str]) -> None:
+    """A key the study labels (``study.sweep``) must be a config key: a
+    misspelt one became an axis of its own, null at every point."""
+    for key in study.keys:
+        if key in swept or OmegaConf.select(config, key, default=_ABSENT) is not _ABSENT:
+            continue
+        close = difflib.get_close_matches(key, list(swept), n=1)
+        fail(f"invalid config: study.sweep: {key!r}: not a key of the config"
+             + (f" (did you mean {close[0]}?)" if close else "")
+             + f"; swept keys: {', '.join(swept) or 'none'}")
+
+
+_ABSENT = object()
 
 
 def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) -> None:
@@ -481,6 +497,7 @@ class SweepReport(Callback):
             study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
             fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
+        _check_labelled_keys(study, config, swept)
         _check_baseline(study, points)
         _check_reference(study, points)
         _check_not_replaced(kwargs.get("config_name"), points, swept)

@@ -408,6 +408,9 @@ BAD_SWEEPS: list[tuple[str, list[str], str]] = [
     ("study name outside the sweeps folder", ["experiment=escalation", "study.name=../x"], "study.name='../x'"),
     ("a swept key set again later", ["staffing.workers_per_grid=1,2", "staffing.workers_per_grid=3"],
      "staffing.workers_per_grid=1,2: swept, but staffing.workers_per_grid=3 later on the command line replaces"),
+    # A misspelt key among the study's axis labels became an axis of its own, null everywhere.
+    ("a misspelt labelled key", ["experiment=escalation", "+study.sweep={staffing.worker_per_grid:workers}"],
+     "study.sweep: 'staffing.worker_per_grid': not a key of the config"),
     # The first matching point became the baseline, whichever it was.
     ("a baseline matching several points", ["staffing.workers_per_grid=1,2", "staffing.pooling=grid,unit",
                                             "+study={baseline:{staffing.workers_per_grid:1}}"],
