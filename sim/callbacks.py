@@ -36,7 +36,9 @@ import contextlib
 import difflib
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -202,11 +204,29 @@ def start_workers(config: DictConfig, points: int | None = None) -> list[Future]
         from joblib import Parallel, effective_n_jobs
 
         workers = effective_n_jobs(settings.get("n_jobs"))
-        with Parallel(**settings) as parallel:  # its backend holds the launcher's loky pool (joblib internals)
-            executor = parallel._backend._workers
+        with _ctrl_c_ignored_by_children(), Parallel(**settings) as parallel:  # the launcher's loky pool
+            executor = parallel._backend._workers  # (joblib internals)
             for _ in range(workers if points is None else min(workers, points)):
                 futures.append(executor.submit(_warm))
     return futures
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored_by_children():
+    """Start processes that ignore Ctrl-C: a child inherits an ignored SIGINT
+    and Python leaves it ignored. The terminal sends Ctrl-C to every process
+    of the command, and a worker still importing printed a traceback of the
+    import it was in; this process stops the workers itself (``sim.interrupt``,
+    ``end_of_command``). Here Ctrl-C is only held back for the moment the
+    workers are spawned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def stop_workers() -> None:
@@ -447,11 +467,13 @@ def _tell_how_to_finish(interrupted: bool) -> None:
         print(f"gridgov: sweep report interrupted (every point had run); write it with "
               f"`python -m sim.report {_reporting_sweep}`", file=sys.stderr)
         return
-    if sweep_dir is None or not any(sweep_dir.glob("*/.hydra")):
-        return  # no sweep, or no point started (Hydra rejected a point's config: its error says it all)
-    if interrupted:
+    if sweep_dir is None:
+        return
+    if interrupted:  # also before any point started: the sweep's folder and plan are there to resume
         print(f"gridgov: sweep interrupted; {finish_hint()}", file=sys.stderr)
         return
+    if not any(sweep_dir.glob("*/.hydra")):
+        return  # no point started: Hydra rejected a point's config, and its error says it all
     retry = f"resume with `+resume={sweep_dir}` added to the same command"
     print(f"gridgov: the sweep stopped before its end (see the error above); reporting the points that "
           f"finished, then {retry}", file=sys.stderr)

@@ -590,6 +590,25 @@ def test_ctrl_c_stops_a_parallel_sweep_with_only_the_way_to_resume(tmp_path):
     assert not (folder / ".shared").exists()  # the replications' boards (sim.share) went with the sweep
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
+def test_ctrl_c_before_any_point_starts_still_says_how_to_resume(tmp_path):
+    """Ctrl-C in the seconds between the sweep's plan and its first point
+    (workers still loading) ended the command without a word of ours, though
+    the sweep's folder was made and can be resumed, and with the traceback
+    of each worker's interrupted imports."""
+    folder = tmp_path / "sweep"
+    proc, err = interrupt_when([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2",
+                                "horizon_days=20", "warmup_days=0", "replications=1", "hydra.launcher.n_jobs=2",
+                                f"hydra.sweep.dir={folder}"],
+                               lambda p: (folder / "plan.json").is_file(), 0.0)
+    assert not any(folder.glob("*/.hydra")), "a point had started: this test needs Ctrl-C before any"
+    assert proc.returncode == -signal.SIGINT, err[-3000:]
+    # The one line, and no traceback of a worker interrupted in its imports.
+    assert err.strip() == (f"gridgov: sweep interrupted; report what finished with `python -m sim.report {folder}`, "
+                           f"or resume with `+resume={folder}` added to the same command"), err[-3000:]
+    assert_none_left(proc.pid)
+
+
 def test_ending_by_sigint_keeps_what_was_printed():
     """The signal that ends the command after Ctrl-C skips Python's exit: a
     run's table printed to a file or pipe just before was lost."""
