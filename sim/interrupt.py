@@ -33,13 +33,35 @@ _owner: int | None = None
 pools of ``sim.parallel``) inherit it, and there it only raises."""
 
 
+TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""Signals that end the command from outside (``kill``, a closed terminal, a
+scheduler): handled like a second Ctrl-C, or the workers would outlive it."""
+
+
 def install() -> None:
-    """Handle SIGINT as above (only from the main thread, and only where Ctrl-C is not ignored)."""
+    """Handle SIGINT as above, and SIGTERM and SIGHUP as a second Ctrl-C (only
+    from the main thread, and only signals that are not ignored)."""
     global _owner
-    if threading.current_thread() is threading.main_thread() and \
-            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        _owner = os.getpid()
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _owner = os.getpid()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
+    for signum in TERMINATING:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, _on_terminate)
+
+
+def _on_terminate(signum: int, frame: object) -> None:
+    """SIGTERM or SIGHUP: kill the command's processes, say how to resume,
+    and end by the same signal (a forked worker just ends by it)."""
+    if os.getpid() == _owner:
+        for other in TERMINATING:
+            signal.signal(other, signal.SIG_IGN)  # a second one must not cut this short
+        name = signal.Signals(signum).name
+        _stop(f"gridgov: stopped by {name}; every worker process was killed", signum)
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _on_sigint(signum: int, frame: object) -> None:
@@ -135,18 +157,23 @@ def kill_descendants() -> list[int]:
 def stop_now() -> None:
     """The second Ctrl-C: kill the command's processes and end it by SIGINT."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third Ctrl-C must not cut this short
+    _stop("gridgov: stopped at once (second Ctrl-C); every worker process was killed", signal.SIGINT)
+
+
+def _stop(text: str, signum: int) -> None:
+    """Kill every process the command started, say ``text`` and how to finish
+    a sweep left unfinished, and end the command by ``signum``."""
     kill_descendants()
     callbacks = sys.modules.get("sim.callbacks")  # imported only by a sweep
     if callbacks is not None:
         callbacks.drop_shared()  # its workers are gone
     hint = callbacks.finish_hint() if callbacks is not None else None
-    text = "gridgov: stopped at once (second Ctrl-C); every worker process was killed"
-    end_by_sigint(text + (f"; {hint}" if hint else ""))
+    end_by_sigint(text + (f"; {hint}" if hint else ""), signum)
 
 
-def end_by_sigint(text: str | None) -> None:
-    """Print ``text`` (if any) and end the command by SIGINT, as Python does
-    after an uncaught KeyboardInterrupt (status 130 in the shell).
+def end_by_sigint(text: str | None, signum: int = signal.SIGINT) -> None:
+    """Print ``text`` (if any) and end the command by SIGINT (or ``signum``),
+    as Python does after an uncaught KeyboardInterrupt (status 130 in the shell).
 
     What the command has printed so far is flushed first: the signal ends
     the process without emptying Python's buffers (a run's table printed to
@@ -158,6 +185,6 @@ def end_by_sigint(text: str | None) -> None:
             pass
     if text:
         os.write(2, (text + "\n").encode())  # not print(): this may run inside a print of the main thread
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGINT)
-    os._exit(130)  # pragma: no cover - the signal has ended the process
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # pragma: no cover - the signal has ended the process

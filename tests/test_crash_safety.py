@@ -609,6 +609,39 @@ def test_ctrl_c_before_any_point_starts_still_says_how_to_resume(tmp_path):
     assert_none_left(proc.pid)
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc (Linux)")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_kill_of_a_sweep_kills_its_workers_and_says_how_to_resume(tmp_path, signame):
+    """``kill PID`` of a 2-job sweep (or its terminal closed): the command
+    died without a word, and its launcher's workers ran on, orphaned, wrote
+    points after it, then idled for minutes. Now it ends as after a second
+    Ctrl-C, by the same signal, with no process left."""
+    signum = getattr(signal, signame)
+    folder = tmp_path / "sweep"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "-m", "staffing.workers_per_grid=1,2,3,4",
+                             "horizon_days=200", "warmup_days=0", "replications=2", "hydra.launcher.n_jobs=2",
+                             f"hydra.sweep.dir={folder}"], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(folder.glob("*/.hydra"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()
+        os.kill(proc.pid, signum)  # the command only, as `kill PID` does
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == -signum, err[-3000:]
+    assert err.strip().endswith(f"gridgov: stopped by {signame}; every worker process was killed; report what "
+                                f"finished with `python -m sim.report {folder}`, or resume with `+resume={folder}` "
+                                "added to the same command"), err[-3000:]
+    assert_none_left(proc.pid)
+    for summary in folder.glob("*/summary.json"):  # whatever finished is whole
+        json.loads(summary.read_text(encoding="utf-8"))
+
+
 def test_ending_by_sigint_keeps_what_was_printed():
     """The signal that ends the command after Ctrl-C skips Python's exit: a
     run's table printed to a file or pipe just before was lost."""
