@@ -140,6 +140,57 @@ def _command(plan: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def target_verdict(metric: str, target: float, mean: Any, lo: Any, hi: Any) -> str:
+    """Whether a point meets a study's target for ``metric``: ``met`` when its
+    whole 95% CI is on the target's side, ``missed`` when the whole CI is on
+    the other side, ``uncertain`` when the CI holds the target (more
+    replications decide). The target is a ceiling unless higher is better
+    for the metric (satisfaction, say): then a floor. Without an interval
+    (one replication) the mean decides, and the verdict says so."""
+    floor = metric_info(metric).better == "higher"
+    def ok(x: float) -> bool:
+        return x >= target if floor else x <= target
+    if mean is None or not math.isfinite(float(mean)):
+        return "n/a"
+    if lo is None or not math.isfinite(float(lo)) or hi is None or not math.isfinite(float(hi)):
+        return ("met" if ok(float(mean)) else "missed") + " (one replication, no CI)"
+    worst, best = (float(lo), float(hi)) if floor else (float(hi), float(lo))
+    return "met" if ok(worst) else "missed" if not ok(best) else "uncertain"
+
+
+def _targets_section(points: Sequence[Point], study: StudySpec) -> list[str]:
+    """Each point against the study's targets."""
+    targets = dict(study.targets)
+    def kind(m: str) -> str:
+        return "at least" if metric_info(m).better == "higher" else "at most"
+    out = ["Targets: " + "; ".join(f"{metric_info(m).label} {kind(m)} {_num(t)} {metric_info(m).unit}"
+                                   for m, t in targets.items())
+           + ". A point **meets** a target when its whole 95% CI is on the target's side, **misses** it when the "
+           "whole CI is on the other side, and is **uncertain** when the CI holds the target (more replications "
+           "decide):", ""]
+    header = ["point", *map(study.label, study.keys),
+              *[f"{metric_info(m).label} {kind(m)} {_num(t)} {metric_info(m).unit}" for m, t in targets.items()]]
+    rows, all_met = [], []
+    for p in points:
+        cells = [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys]]
+        verdicts = []
+        for m, t in targets.items():
+            s = (p.metrics or {}).get(m) if p.status == "finished" else None
+            if not s:
+                cells.append("—")
+                verdicts.append("n/a")
+                continue
+            lo, hi = _within(m, s["ci95_low"], s["ci95_high"])
+            verdicts.append(target_verdict(m, t, s["mean"], lo, hi))
+            cells.append(f"**{verdicts[-1]}**: {_ci(s['mean'], lo, hi)}" if verdicts[-1] != "n/a" else "n/a")
+        rows.append(cells)
+        if all(v.startswith("met") for v in verdicts):
+            all_met.append(str(p.num))
+    return out + [_md_table(header, rows), "",
+                  f"Points meeting every target: {', '.join(all_met)}." if all_met else "No point meets every target.",
+                  ""]
+
+
 def _recovery_section(recovered: pd.DataFrame, points: Sequence[Point], study: StudySpec) -> list[str]:
     spec = study.transient
     assert spec is not None
@@ -344,6 +395,8 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     out += ["Mean [95% CI] of the key metrics at each point, intervals cut at 0 and shares at 1 (every metric, "
             "with its interval as computed, is in `sweep_summary.csv`):", "",
             _md_table(header, rows), ""]
+    if study.targets:
+        out += _targets_section(points, study)
     unstable = [p for p in points if p.unstable]
     if unstable:
         out += [f"**Unstable points** ({', '.join(str(p.num) for p in unstable)}): the backlog was still rising "

@@ -273,3 +273,32 @@ def test_recovery_days_say_how_many_replications_never_recovered():
     assert _recovery_cell("recovery_days", {**row, "not_recovered": 0}) == "12 [9, 15]"
     none = {"mean": float("nan"), "ci95_low": None, "ci95_high": None, "replications": 0, "not_recovered": 4}
     assert _recovery_cell("recovery_days", none) == "none of 4 replications recovered by the horizon"
+
+
+def test_targets_are_judged_point_by_point_in_the_report(sweep_folder):
+    """A study's targets were only dashed lines in a figure: report.md never
+    said which points meet them, which is the question a planner asks."""
+    from sim.report_md import target_verdict
+
+    # A ceiling (lower is better): the whole interval decides.
+    assert target_verdict("response_h_p90", 48.0, 40.0, 38.0, 42.0) == "met"
+    assert target_verdict("response_h_p90", 48.0, 50.0, 49.0, 51.0) == "missed"
+    assert target_verdict("response_h_p90", 48.0, 47.0, 45.0, 49.0) == "uncertain"
+    # A floor where higher is better.
+    assert target_verdict("satisfaction_rate", 0.9, 0.95, 0.93, 0.97) == "met"
+    assert target_verdict("satisfaction_rate", 0.9, 0.85, 0.83, 0.87) == "missed"
+    assert target_verdict("response_h_p90", 48.0, 40.0, None, None) == "met (one replication, no CI)"
+    for summary in sweep_folder.glob("*/summary.json"):
+        data = json.loads(summary.read_text())
+        data["config"]["study"] = {**STUDY, "targets": {"overdue_rate": 0.45, "response_h_p90": 2.0}}
+        if summary.parent.name == "3":  # overdue 0.2 [0.1, 0.3]: under the ceiling of 0.45
+            data["metrics"]["overdue_rate"] = {"mean": 0.2, "ci95_low": 0.1, "ci95_high": 0.3,
+                                               "per_replication": [0.1, 0.3]}
+        summary.write_text(json.dumps(data))
+    write_report(sweep_folder)
+    report = (sweep_folder / "report.md").read_text(encoding="utf-8")
+    assert "Targets: overdue matters at most 0.45 share of matters; response time, 90th percentile at most 2 hours" \
+        in report
+    assert "| 3 | 2 | unit | **met**: 0.2 [0.1, 0.3] | **met**: 1 [0.5, 1.5] |" in report
+    assert "| 0 | 1 | grid | **uncertain**: 0.5 [0, 1] | **met**: 1 [0.5, 1.5] |" in report
+    assert "Points meeting every target: 3." in report
