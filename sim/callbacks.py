@@ -58,7 +58,8 @@ from .preflight import fail
 from .report import Calls, write_report
 from .study import StudySpec, parse_study
 from .output import hold_lock, let_go
-from .sweep import FAILED, LOCK, PLAN, RESUME_KEY, baseline_matches, override_key, override_value, same_value, write_plan
+from .sweep import (FAILED, LOCK, PLAN, RESUME_KEY, baseline_matches, override_key, override_value, same_value,
+                    sweep_control, write_plan)
 
 log = logging.getLogger("gridgov.sweep")
 
@@ -259,12 +260,21 @@ def _check_labelled_keys(study: StudySpec, config: DictConfig, swept: Sequence[s
 _ABSENT = object()
 
 
-def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None) -> None:
-    """The study's baseline must be one of the sweep's points (paired differences are taken against it)."""
+def _labelled(study_cfg: Any) -> list[str]:
+    """The keys a study block names as its axes (``study.sweep``)."""
+    sweep = study_cfg.get("sweep") if isinstance(study_cfg, dict) else None
+    return [str(k) for k in sweep] if isinstance(sweep, (dict, list)) else []
+
+
+def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None, labelled: Sequence[str] = ()) -> None:
+    """The study's baseline must be one of the sweep's points (paired differences are taken against it),
+    and only one as far as the study's own axes (``labelled``) go: a key swept besides them on the
+    command line (``replications=1,3,12``) takes its first value at the baseline."""
     if points is None or not study.baseline:
         return
     planned = [{override_key(o): override_value(o) for o in p if "=" in o} for p in points]
     matches, differ = baseline_matches(planned, study.baseline)
+    differ = [k for k in differ if k in labelled]
     given = ", ".join(f"{k}={v!r}" for k, v in study.baseline)
     if differ:
         named = ",".join(f"{k}:VALUE" for k, _ in study.baseline)
@@ -405,6 +415,54 @@ def _validate_each_shape_once(sweeper: Any, batch: Sequence[Sequence[str]]) -> N
     Sweeper.validate_batch_is_legal(sweeper, list(first.values()))
 
 
+def _refuse_a_bad_value_every_point_shares(master: DictConfig, batch: Sequence[Sequence[str]] | None) -> None:
+    """Stop the sweep before any point runs when a value it does not sweep is
+    refused: every point would fail alike (``staffing.pooling=village`` given
+    once for a whole study ran and failed every point).
+
+    The first and the last point are composed and validated
+    (``sim.config.build_job``, nothing simulated), before the study's own
+    checks, whose messages would hide the real mistake (a baseline matching
+    no point because a value was typed wrong, say); a point that Hydra cannot
+    compose (a misspelt key) ends the command with Hydra's message, as a
+    single run's does. Only when both fail on the same key, which is not
+    swept and whose message names no swept key, is the sweep stopped; a bad
+    swept value, or one whose check involves a swept value, still fails only
+    the points that have it.
+    """
+    from .config import build_job
+
+    if not batch:
+        return
+    hydra = GlobalHydra.instance().hydra
+    if hydra is None:
+        return
+    swept = [k for k in dict.fromkeys(override_key(o) for p in batch for o in p)
+             if len({o for p in batch for o in p if override_key(o) == k}) > 1]
+    errors: list[ConfigError] = []
+    for overrides in dict.fromkeys((tuple(batch[0]), tuple(batch[-1]))):
+        try:
+            cfg = hydra.config_loader.load_sweep_config(master_config=master, sweep_overrides=list(overrides))
+        except Exception as exc:  # noqa: BLE001 - a misspelt key: Hydra's own message, and its exit status
+            print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+            sys.exit(1)
+        try:
+            with open_dict(cfg):
+                del cfg["hydra"]  # its job fields are set only in the point's own process
+            build_job(sweep_control(OmegaConf.to_container(cfg, resolve=True))[0])  # type: ignore[arg-type]
+            return  # a point is valid: the points decide for themselves
+        except ConfigError as exc:
+            errors.append(exc)
+        except Exception:  # noqa: BLE001 - an interpolation error and the like: a point's own failure
+            return
+    if not errors or len({e.key for e in errors}) != 1:
+        return
+    key = errors[0].key.replace("[", ".").replace("]", "")
+    if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") or k in str(errors[0]) for k in swept):
+        return
+    fail(f"{errors[0]} (every point of this sweep has this value: it is not swept, so no point would run)")
+
+
 def _compose_each_shape_once() -> None:
     """Have the basic sweeper validate a batch with ``_validate_each_shape_once``."""
     # The class Hydra instantiates: its plugin scan runs the module again,
@@ -519,8 +577,9 @@ class SweepReport(Callback):
             study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
             fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
+        _refuse_a_bad_value_every_point_shares(config, points)
         _check_labelled_keys(study, config, swept)
-        _check_baseline(study, points)
+        _check_baseline(study, points, labelled=_labelled(study_cfg))
         _check_reference(study, points)
         _check_not_replaced(kwargs.get("config_name"), points, swept)
         _check_swept_once(config)
@@ -564,7 +623,7 @@ class SweepReport(Callback):
                 stop_workers()
         _reporting_sweep = None  # left set if Ctrl-C stopped the report: end_of_command says how to finish it
         log.info(f"sweep report: {path} (with sweep_summary.csv and figures)")
-        failed = sorted(p.parent.name for p in sweep_dir.glob(f"*/{FAILED}"))
+        failed = sorted((p.parent.name for p in sweep_dir.glob(f"*/{FAILED}")), key=lambda n: (len(n), n))  # 2 before 10
         if failed:
             log.error(f"{len(failed)} point(s) failed: {', '.join(failed)} (see {sweep_dir / 'report.md'})")
             sys.exit(1)

@@ -408,12 +408,19 @@ BAD_SWEEPS: list[tuple[str, list[str], str]] = [
     ("study name outside the sweeps folder", ["experiment=escalation", "study.name=../x"], "study.name='../x'"),
     ("a swept key set again later", ["staffing.workers_per_grid=1,2", "staffing.workers_per_grid=3"],
      "staffing.workers_per_grid=1,2: swept, but staffing.workers_per_grid=3 later on the command line replaces"),
+    # A value every point shares (not swept) ran and failed every point; in a study the
+    # baseline check spoke first, of a baseline matching no point.
+    ("a bad value every point shares", ["staffing.workers_per_grid=1,2", "staffing.pooling=village"],
+     "staffing.pooling='village': expected one of: grid, unit (every point of this sweep has this value"),
+    ("a study's swept key given one bad value", ["experiment=escalation", "routing.escalate_after_h=-5"],
+     "routing.escalate_after_h=-5.0: expected a number >= 0"),
     # A misspelt key among the study's axis labels became an axis of its own, null everywhere.
     ("a misspelt labelled key", ["experiment=escalation", "+study.sweep={staffing.worker_per_grid:workers}"],
      "study.sweep: 'staffing.worker_per_grid': not a key of the config"),
     # The first matching point became the baseline, whichever it was.
     ("a baseline matching several points", ["staffing.workers_per_grid=1,2", "staffing.pooling=grid,unit",
-                                            "+study={baseline:{staffing.workers_per_grid:1}}"],
+                                            "+study={sweep:{staffing.workers_per_grid:workers,staffing.pooling:pooling},"
+                                            "baseline:{staffing.workers_per_grid:1}}"],
      "study.baseline: staffing.workers_per_grid=1: matches 2 points of this sweep, which differ in staffing.pooling"),
 ]
 
@@ -427,6 +434,16 @@ def test_bad_sweep_stops_before_any_point(tmp_path, case_id, args, needle):
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert f"gridgov: invalid config: {needle}" in result.stderr, result.stderr[-2000:]
     assert not folder.exists() and not (tmp_path / "results").exists()
+
+
+def test_a_misspelt_swept_key_in_a_study_gets_hydras_message_not_the_baselines(tmp_path):
+    """A typo in a swept key of a study was reported as a baseline matching
+    no point (its value: None): Hydra's own message names the key."""
+    folder = tmp_path / "sweep"
+    result = subprocess.run([sys.executable, "-m", "sim", "-m", "experiment=staffing", "staffing.workers_per_gird=1,2",
+                             f"hydra.sweep.dir={folder}"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 1 and "Could not override 'staffing.workers_per_gird'" in result.stderr, result.stderr
+    assert "study.baseline" not in result.stderr and not folder.exists()
 
 
 def test_config_groups_and_a_narrowed_study_still_sweep(tmp_path):
