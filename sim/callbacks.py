@@ -577,12 +577,14 @@ class SweepReport(Callback):
             study = parse_study(study_cfg, swept)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - ConfigError, or an interpolation error in the block
             fail(str(exc) if isinstance(exc, ConfigError) else f"invalid config: study: {exc}")
+        # The command line's own mistakes first: the study's checks would report their effect
+        # (a baseline matching no point) instead.
+        _check_swept_once(config)
+        _check_not_replaced(kwargs.get("config_name"), points, swept)
         _refuse_a_bad_value_every_point_shares(config, points)
         _check_labelled_keys(study, config, swept)
         _check_baseline(study, points, labelled=_labelled(study_cfg))
         _check_reference(study, points)
-        _check_not_replaced(kwargs.get("config_name"), points, swept)
-        _check_swept_once(config)
         if points is not None:  # the basic sweeper: it composes one point of each shape, not every point
             _compose_each_shape_once()
         if _is_joblib(config) and config.hydra.launcher.get("n_jobs") == 0:  # joblib would print a traceback

@@ -408,6 +408,9 @@ BAD_SWEEPS: list[tuple[str, list[str], str]] = [
     ("study name outside the sweeps folder", ["experiment=escalation", "study.name=../x"], "study.name='../x'"),
     ("a swept key set again later", ["staffing.workers_per_grid=1,2", "staffing.workers_per_grid=3"],
      "staffing.workers_per_grid=1,2: swept, but staffing.workers_per_grid=3 later on the command line replaces"),
+    ("a study's swept key set twice (the baseline check spoke first)",
+     ["experiment=escalation", "routing.escalate_after_h=24,72", "routing.escalate_after_h=48"],
+     "routing.escalate_after_h=24,72: swept, but routing.escalate_after_h=48 later on the command line replaces"),
     # A value every point shares (not swept) ran and failed every point; in a study the
     # baseline check spoke first, of a baseline matching no point.
     ("a bad value every point shares", ["staffing.workers_per_grid=1,2", "staffing.pooling=village"],
