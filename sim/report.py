@@ -151,7 +151,7 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
         study_cfg = {**(study_cfg or {}), **changes}
         if "metrics" in changes and isinstance(study_cfg.get("targets"), dict):
             study_cfg["targets"] = {m: v for m, v in study_cfg["targets"].items() if m in changes["metrics"]}
-    formats = tuple(formats or FORMATS)
+    asked_formats, formats = formats, tuple(formats or FORMATS)  # the rebuild line names only what was asked
     # Runs compared: the keys are those whose resolved values differ (the plan's); the runs' own
     # command-line overrides say nothing about that (one run's default is another's override).
     swept = list(plan.get("swept") or []) if plan.get("runs") else swept_keys(points, plan.get("swept", []))
@@ -196,7 +196,7 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
 
     files = [f for job in jobs for f in job.files(sweep_dir)]
     text = build_report(sweep_dir, study, points, table, diffs, base, files, plan, recovered,
-                        options=_options_text(changes, formats))
+                        options=_options_text(changes, asked_formats))
     return text, jobs
 
 

@@ -349,12 +349,14 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
             reports = ("so all points see the same matters reported by residents (checked: their report times "
                        "agree, replication by replication): **common random numbers**")
         elif same is False:
-            reports = ("**common random numbers**; but a swept setting changes the resident reports themselves "
+            reports = ("so the points share their random numbers (**common random numbers**), but a swept setting "
+                       "changes the resident reports themselves "
                        "(the horizon, the arrival rate, the population or the rate profile: their report times "
                        "differ between points), so the points do not see exactly the same matters. Differences are still "
                        "paired by replication, which keeps the intervals valid but narrows them less")
         else:
-            reports = ("**common random numbers**: points that differ only in grids, staffing, routing or "
+            reports = ("so the points share their random numbers (**common random numbers**): points that differ "
+                       "only in grids, staffing, routing or "
                        "escalation see the same matters reported by residents (these results predate the "
                        "fingerprint of the reports that lets the report check it)")
         out += ["- random numbers: replication r of every point uses the same seed stream "

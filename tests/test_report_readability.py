@@ -153,6 +153,9 @@ def test_a_report_is_redrawn_with_other_metrics_baseline_and_formats_without_run
 
     write_report(sweep_folder)
     assert (sweep_folder / "metrics.svg").exists()
+    # A report drawn with the defaults: its rebuild line asks for nothing else.
+    assert f"rebuild this report: `python -m sim.report {sweep_folder}`" in \
+        (sweep_folder / "report.md").read_text(encoding="utf-8")
     summaries = {p: p.stat().st_mtime_ns for p in sweep_folder.glob("*/summary.json")}
     assert report_main([str(sweep_folder), "--metrics", "response_h_p90",
                         "--baseline", "staffing.workers_per_grid=2", "--baseline", "staffing.pooling=unit",
