@@ -33,7 +33,7 @@ import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,6 +143,8 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
         study_cfg = {"name": "comparison", "sweep": labels}
         if labels:
             study_cfg["title"] = f"Compared runs: how do the key metrics differ with {' and '.join(labels.values())}?"
+        if plan.get("names"):
+            points, study_cfg = _named_runs(points, plan["names"], labels)
     if changes:
         saved_baseline = (study_cfg or {}).get("baseline")
         if isinstance(saved_baseline, dict) and isinstance(changes.get("baseline"), dict):
@@ -154,7 +156,8 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
     asked_formats, formats = formats, tuple(formats or FORMATS)  # the rebuild line names only what was asked
     # Runs compared: the keys are those whose resolved values differ (the plan's); the runs' own
     # command-line overrides say nothing about that (one run's default is another's override).
-    swept = list(plan.get("swept") or []) if plan.get("runs") else swept_keys(points, plan.get("swept", []))
+    swept = (list(study_cfg["sweep"]) if plan.get("names") else list(plan.get("swept") or [])) if plan.get("runs") \
+        else swept_keys(points, plan.get("swept", []))
     study = parse_study(study_cfg, swept)
     if changes and changes.get("baseline"):  # before writing anything
         if baseline_point(points, study) is None:
@@ -198,6 +201,28 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
     text = build_report(sweep_dir, study, points, table, diffs, base, files, plan, recovered,
                         options=_options_text(changes, asked_formats))
     return text, jobs
+
+
+RUN_KEY = "run"
+"""The compared runs' own axis when they are named (``--names``)."""
+
+
+def _named_runs(points: list, names: Sequence[str], labels: Mapping[str, str]) -> tuple[list, dict[str, Any]]:
+    """Compared runs shown by name: each point gets the value ``run=NAME``,
+    the only axis of the comparison, and the report lists what each run sets
+    for the keys that differ (``labels``)."""
+    from .aggregate import value_of
+    from .figures import fmt_value
+
+    named = [dataclasses.replace(p, overrides=(*p.overrides, f"{RUN_KEY}={json.dumps(name)}"))
+             for p, name in zip(points, names)]
+    settings = [f"{name}: " + ("; ".join(f"{label} = {fmt_value(value_of(p, k))}" for k, label in labels.items())
+                               or "the same settings as the others")
+                for p, name in zip(points, names)]
+    listed = ", ".join(names[:-1]) + " and " + names[-1]
+    title = f"Compared runs: how do the key metrics differ between {listed}?"
+    return named, {"name": "comparison", "sweep": {RUN_KEY: "compared run"}, "title": title,
+                   "assumptions": ["What each run sets, where they differ: " + " | ".join(settings)]}
 
 
 def _options_text(changes: dict[str, Any] | None, formats: Sequence[str] | None) -> str:
@@ -302,7 +327,8 @@ class NotARunError(ValueError):
 
 
 def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | None = None,
-                 changes: dict[str, Any] | None = None, formats: Sequence[str] | None = None) -> Path:
+                 changes: dict[str, Any] | None = None, formats: Sequence[str] | None = None,
+                 names: Sequence[str] | None = None) -> Path:
     """Report separate finished runs side by side, as the points of one sweep.
 
     ``out_dir`` (new, or empty) gets a link ``<i>`` to the i-th run folder and
@@ -310,11 +336,15 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
     between them; then the sweep report is written there: ``sweep_summary.csv``,
     ``paired_differences.csv`` (each run minus the first, paired by
     replication when their seeds agree), the figures and ``report.md``. The
-    run folders are only read.
+    run folders are only read. With ``names`` (one per run: "status quo",
+    "two workers"...), the runs are shown by name: the figures' axis and the
+    tables' first column are the names, and the report says what each run
+    sets for the keys that differ.
 
     Raises:
         FileNotFoundError: a run folder without ``summary.json``.
         NotARunError: a ``summary.json`` that is not a run's (unreadable JSON, no config).
+        ValueError: ``names`` not one per run, or not distinct non-empty words.
         FileExistsError: ``out_dir`` holds files already.
         OSError: a link cannot be made (Windows without the right to make symbolic links, say).
     """
@@ -322,6 +352,11 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
     from .sweep import PLAN, SUMMARY
 
     folders = [Path(r).resolve() for r in runs]
+    if names is not None:
+        names = [str(n).strip() for n in names]
+        if len(names) != len(folders) or not all(names) or len(set(names)) != len(names):
+            raise ValueError(f"--names {', '.join(map(repr, names))}: expected {len(folders)} distinct names, "
+                             "one per run folder, in the same order")
     configs = []
     for folder in folders:
         try:
@@ -343,7 +378,8 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
     from .output import write_json
 
     write_json(out / PLAN, {"study": "comparison", "points": None, "total": len(folders),
-                            "swept": differing_keys(configs), "sessions": [], "runs": [str(f) for f in folders]})
+                            "swept": differing_keys(configs), "sessions": [], "runs": [str(f) for f in folders],
+                            **({"names": list(names)} if names else {})})
     return write_report(out, pool, changes, formats)
 
 
@@ -395,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", nargs="+", metavar="RUN_DIR",
                         help="compare these finished run folders (the first is the baseline) in one report, "
                              "table and figure, written into SWEEP_DIR")
+    parser.add_argument("--names", nargs="+", metavar="NAME",
+                        help="with --runs: a name for each run, in the same order (\"status quo\" \"two workers\"), "
+                             "shown in the figures and tables instead of the settings that differ")
     parser.add_argument("--metrics", metavar="M1,M2,...",
                         help="the key metrics to tabulate and plot, instead of the study's (names as in summary.json)")
     parser.add_argument("--baseline", action="append", metavar="KEY=VALUE",
@@ -408,13 +447,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"gridgov: {exc}", file=sys.stderr)
         return 2
+    if args.names and not args.runs:
+        print("gridgov: --names names the runs of --runs; without --runs there are none", file=sys.stderr)
+        return 2
     if args.runs:
         if len(args.runs) < 2:
             print("gridgov: --runs needs at least two run folders to compare", file=sys.stderr)
             return 2
         try:
-            path = compare_runs(args.sweep_dir, args.runs, changes=changes, formats=formats)
-        except (OSError, NotARunError, ConfigError) as exc:  # FileExistsError, a link refused, a bad --baseline...
+            path = compare_runs(args.sweep_dir, args.runs, changes=changes, formats=formats, names=args.names)
+        except (OSError, ValueError) as exc:  # NotARunError, ConfigError: ValueErrors; a link refused...  # FileExistsError, a link refused, a bad --baseline...
             print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
             return 2
         print(f"comparison of {len(args.runs)} runs: wrote {Path(args.sweep_dir) / SUMMARY_CSV}, "

@@ -467,8 +467,10 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
 
     out += ["## 7. Reproduce", ""]
     if plan.get("runs"):  # a comparison of separate runs (python -m sim.report OUT --runs ...)
+        names = f" --names {' '.join(shlex.quote(n) for n in plan['names'])}" if plan.get("names") else ""
         out += ["The points are separate runs, compared with "
-                f"`python -m sim.report {sweep_dir} --runs {' '.join(plan['runs'])}`:", ""]
+                f"`python -m sim.report {sweep_dir} --runs {' '.join(plan['runs'])}{names}`; "
+                f"rebuild this report: `python -m sim.report {sweep_dir}{options}`:", ""]
         out += [f"- point {i}: `{run}`; re-run it and check its metrics and tables are identical: "
                 f"`python -m sim.replay {run}`" for i, run in enumerate(plan["runs"])]
         return "\n".join(out + [""])

@@ -80,6 +80,36 @@ def test_only_the_values_that_differ_are_compared_not_the_overrides_typed(make_r
     assert "town.population" not in report.split("Swept parameters:")[1].split("Every other value")[0]
 
 
+def test_runs_are_shown_by_the_names_given(make_run, tmp_path, capsys):
+    """A planner's report says "status quo" and "two workers", not the
+    config values that tell the runs apart (those are listed once)."""
+    a = make_run("a")
+    b = make_run("b", staffing__workers_per_grid=2, staffing__pooling="unit")
+    out = tmp_path / "compare"
+    assert report_main([str(out), "--runs", str(a), str(b), "--names", "status quo", "two workers"]) == 0
+    table = pd.read_csv(out / "sweep_summary.csv")
+    assert list(table.columns[:2]) == ["point", "run"]
+    assert table.drop_duplicates("point")["run"].tolist() == ["status quo", "two workers"]
+    assert pd.read_csv(out / "paired_differences.csv")["run"].unique().tolist() == ["two workers"]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "# Compared runs: how do the key metrics differ between status quo and two workers?" in report
+    assert "| point | compared run | status |" in report and "| 0 | status quo | finished (baseline)" in report
+    assert ("status quo: pooling (staffing) = grid; workers per grid (staffing) = 1 | two workers: pooling "
+            "(staffing) = unit; workers per grid (staffing) = 2") in report
+    svg = (out / "metrics.svg").read_text(encoding="utf-8")
+    assert "status quo" in svg and "two workers" in svg  # the figures' axis
+    assert f"rebuild this report: `python -m sim.report {out}`" in report  # the names are kept with the comparison
+    assert f"--runs {a.resolve()} {b.resolve()} --names 'status quo' 'two workers'`" in report
+    # One name per run, distinct; --names only with --runs.
+    for bad, message in ((["--names", "only one"], "expected 2 distinct names, one per run folder"),
+                         (["--names", "same", "same"], "expected 2 distinct names")):
+        capsys.readouterr()
+        assert report_main([str(tmp_path / "c2"), "--runs", str(a), str(b), *bad]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "c2").exists()
+    assert report_main([str(out), "--names", "x"]) == 2
+    assert "--names names the runs of --runs" in capsys.readouterr().err
+
+
 def test_runs_with_different_seeds_are_not_paired_and_the_report_says_so(make_run, tmp_path):
     a = make_run("a")
     b = make_run("b", staffing__workers_per_grid=2, seed=7)
