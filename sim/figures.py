@@ -80,7 +80,8 @@ def fmt_number(x: Any, digits: int = 3) -> str:
         return f"{x:.{digits}g}"
     if x != 0 and abs(x) < 1e-3:  # significant digits, trailing zeros dropped as g drops them
         return f"{x:.{digits - 1 - math.floor(math.log10(abs(x)))}f}".rstrip("0").rstrip(".")
-    return f"{x:,.0f}" if abs(x) >= 999.5 else f"{x:.{digits}g}"  # 999.5 would round to 1e+03
+    # whole numbers from the point where g would switch to an exponent (999.5 -> 1e+03 with 3 digits)
+    return f"{x:,.0f}" if abs(x) >= min(999.5, 10 ** digits - 0.5) else f"{x:.{digits}g}"
 
 
 def _num_label(value: float, unit: str) -> str:

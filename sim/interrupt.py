@@ -184,7 +184,10 @@ def end_by_sigint(text: str | None, signum: int = signal.SIGINT) -> None:
         except Exception:  # noqa: BLE001 - e.g. a flush already under way in the main thread
             pass
     if text:
-        os.write(2, (text + "\n").encode())  # not print(): this may run inside a print of the main thread
+        try:
+            os.write(2, (text + "\n").encode())  # not print(): this may run inside a print of the main thread
+        except OSError:  # no terminal left (the hang-up this may be ending by), a full disk: end all the same
+            pass
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
     os._exit(128 + signum)  # pragma: no cover - the signal has ended the process

@@ -642,6 +642,30 @@ def test_kill_of_a_sweep_kills_its_workers_and_says_how_to_resume(tmp_path, sign
         json.loads(summary.read_text(encoding="utf-8"))
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_sigterm_ends_the_command_even_when_its_message_cannot_be_written(tmp_path):
+    """A closed terminal: the message of SIGTERM or SIGHUP cannot be written
+    (EIO on a hung-up terminal; here ENOSPC on /dev/full). The error escaped
+    the handler, the command ran on, and it ignored every later SIGTERM."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "town=synthetic", "town.population=400000",
+                                 "replications=2", "progress=false", f"hydra.run.dir={tmp_path}"],
+                                stdout=subprocess.DEVNULL, stderr=full, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "__main__.log").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # into the simulation
+        assert proc.poll() is None
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM
+
+
 def test_ending_by_sigint_keeps_what_was_printed():
     """The signal that ends the command after Ctrl-C skips Python's exit: a
     run's table printed to a file or pipe just before was lost."""

@@ -226,6 +226,7 @@ def test_the_terminal_table_writes_numbers_out_with_units_and_relative_precision
         "wait_h_mean": {"mean": 15.6186, "ci95_low": 15.4006, "ci95_high": 15.8366},
         "replacements": {"mean": 0.0, "ci95_low": 0.0, "ci95_high": 0.0},
         "workers": {"mean": 67.0, "ci95_low": float("nan"), "ci95_high": float("nan")},
+        "urgent_response_h_mean": {"mean": 1.247, "ci95_low": -7.846, "ci95_high": 10.34},  # 2 replications
     }
     table = format_table(summary)
     rows = {line.split()[0]: line for line in table.splitlines()[2:]}
@@ -235,6 +236,7 @@ def test_the_terminal_table_writes_numbers_out_with_units_and_relative_precision
     assert rows["wait_h_mean"].split()[1:] == ["15.62", "[15.4,", "15.84]", "±1.4%", "hours"]
     assert rows["replacements"].split()[1:4] == ["0", "[0,", "0]"] and "n/a" in rows["replacements"]  # no share of 0
     assert rows["workers"].split()[1:] == ["67", "n/a", "n/a", "worker-years", "per", "year"]  # one replication
+    assert rows["urgent_response_h_mean"].split()[4] == "±729%"  # not ±7.3e+02%
     assert table.splitlines()[-1].startswith("± of mean: half the 95% CI")
     assert "half the 95% CI" not in format_table({"workers": summary["workers"]})  # no interval, no note
 
