@@ -36,6 +36,7 @@ import contextlib
 import difflib
 import importlib
 import logging
+import re
 import signal
 import sys
 import threading
@@ -420,7 +421,8 @@ def _refuse_a_bad_value_every_point_shares(master: DictConfig, batch: Sequence[S
     refused: every point would fail alike (``staffing.pooling=village`` given
     once for a whole study ran and failed every point).
 
-    The first and the last point are composed and validated
+    Only a value typed on the command line for every point alike is judged
+    so. The first and the last point are composed and validated
     (``sim.config.build_job``, nothing simulated), before the study's own
     checks, whose messages would hide the real mistake (a baseline matching
     no point because a value was typed wrong, say); a point that Hydra cannot
@@ -459,6 +461,15 @@ def _refuse_a_bad_value_every_point_shares(master: DictConfig, batch: Sequence[S
         return
     key = errors[0].key.replace("[", ".").replace("]", "")
     if any(key == k or key.startswith(k + ".") or k.startswith(key + ".") or k in str(errors[0]) for k in swept):
+        return
+    # Only a value typed for every point alike: a check that combines keys (the expected matters of a
+    # town: population, rate, horizon) may fail at the first and last points and pass between them.
+    typed = {o for o in batch[0] if all(o in p for p in batch)}
+    if not any(override_key(o) == key for o in typed):
+        return
+    # Nor when the message quotes a swept value of those points (60000000 residents): the check used it.
+    values = {o.split("=", 1)[1] for p in (batch[0], batch[-1]) for o in p if "=" in o and override_key(o) in swept}
+    if any(re.search(rf"(?<![\w.]){re.escape(v)}(?![\w.])", str(e)) for v in values if v for e in errors):
         return
     fail(f"{errors[0]} (every point of this sweep has this value: it is not swept, so no point would run)")
 
@@ -583,7 +594,7 @@ class SweepReport(Callback):
         _check_not_replaced(kwargs.get("config_name"), points, swept)
         _refuse_a_bad_value_every_point_shares(config, points)
         _check_labelled_keys(study, config, swept)
-        _check_baseline(study, points, labelled=_labelled(study_cfg))
+        _check_baseline(study, points, labelled=_labelled(study_cfg) or study.keys)
         _check_reference(study, points)
         if points is not None:  # the basic sweeper: it composes one point of each shape, not every point
             _compose_each_shape_once()

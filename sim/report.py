@@ -165,7 +165,7 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
             raise ConfigError("study.baseline", changes["baseline"], "no point has these values; the points have "
                               + "; ".join(f"{k}: {', '.join(v)}" for k, v in values.items()))
         matches, differ = baseline_matches([{k: value_of(p, k) for k in study.keys} for p in points], study.baseline)
-        labelled = (study_cfg or {}).get("sweep") or {}
+        labelled = (study_cfg or {}).get("sweep") or study.keys
         differ = [k for k in differ if k in labelled]  # the study's own axes (see callbacks._check_baseline)
         if differ:
             raise ConfigError("study.baseline", changes["baseline"], f"matches {len(matches)} points, which differ "

@@ -417,10 +417,19 @@ BAD_SWEEPS: list[tuple[str, list[str], str]] = [
      "staffing.pooling='village': expected one of: grid, unit (every point of this sweep has this value"),
     ("a study's swept key given one bad value", ["experiment=escalation", "routing.escalate_after_h=-5"],
      "routing.escalate_after_h=-5.0: expected a number >= 0"),
+    # Not stopped by the check above: a check combining keys fails at the first and the last
+    # point only (the matters of a town), so the sweep reaches its next check.
+    ("not a shared bad value: the middle point is valid",
+     ["town=synthetic", "town.people_per_town=null", "town.population=60000000,67000,62000000",
+      "arrivals.per_1000_people_day=1000", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs=0: expected"),
     # A misspelt key among the study's axis labels became an axis of its own, null everywhere.
     ("a misspelt labelled key", ["experiment=escalation", "+study.sweep={staffing.worker_per_grid:workers}"],
      "study.sweep: 'staffing.worker_per_grid': not a key of the config"),
-    # The first matching point became the baseline, whichever it was.
+    # The first matching point became the baseline, whichever it was (a study with no axis labels:
+    # every swept key is an axis).
+    ("a baseline matching several points, no labels", ["staffing.workers_per_grid=1,2", "staffing.pooling=grid,unit",
+                                                       "+study={baseline:{staffing.workers_per_grid:1}}"],
+     "study.baseline: staffing.workers_per_grid=1: matches 2 points of this sweep, which differ in staffing.pooling"),
     ("a baseline matching several points", ["staffing.workers_per_grid=1,2", "staffing.pooling=grid,unit",
                                             "+study={sweep:{staffing.workers_per_grid:workers,staffing.pooling:pooling},"
                                             "baseline:{staffing.workers_per_grid:1}}"],
