@@ -510,6 +510,19 @@ def end_of_command(interrupted: bool) -> None:
         if _sweep_lock is not None:
             let_go(_sweep_lock)
             _sweep_lock = None
+            _drop_unplanned_sweep()
+
+
+def _drop_unplanned_sweep() -> None:
+    """Remove the folder of a sweep stopped before its plan was written, if
+    it holds nothing but its lock (it cannot be reported or resumed)."""
+    folder = _open_sweep
+    if folder is None or (folder / PLAN).exists():
+        return
+    with contextlib.suppress(OSError):
+        if {p.name for p in folder.iterdir()} <= {LOCK}:
+            (folder / LOCK).unlink(missing_ok=True)
+            folder.rmdir()
 
 
 def drop_shared() -> None:
@@ -522,6 +535,8 @@ def finish_hint() -> str | None:
     """How to finish the sweep this command leaves unfinished (after Ctrl-C,
     once or twice), or ``None`` when it leaves none."""
     if _open_sweep is not None:
+        if not (_open_sweep / PLAN).is_file():  # stopped before its plan: nothing to report or resume
+            return "it stopped before any point was planned: run the same command again"
         return (f"report what finished with `python -m sim.report {_open_sweep}`, or resume with "
                 f"`+resume={_open_sweep}` added to the same command")
     if _reporting_sweep is not None:

@@ -674,3 +674,25 @@ def test_ending_by_sigint_keeps_what_was_printed():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == -signal.SIGINT
     assert result.stdout == "the table\n" and result.stderr == "gridgov: interrupted\n"
+
+
+def test_a_sweep_stopped_before_its_plan_is_not_offered_for_resume(tmp_path, monkeypatch):
+    """Ctrl-C in the second between the sweep's folder and its plan: the
+    hint offered `sim.report` and `+resume=` for a folder holding only the
+    lock, and both refuse it. Now it says to run the command again, and the
+    empty folder goes."""
+    from sim import callbacks
+
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / callbacks.LOCK).write_text("")
+    monkeypatch.setattr(callbacks, "_open_sweep", folder)
+    assert callbacks.finish_hint() == "it stopped before any point was planned: run the same command again"
+    callbacks._drop_unplanned_sweep()
+    assert not folder.exists()
+    # A planned sweep keeps its folder and is offered for resume.
+    folder.mkdir()
+    (folder / callbacks.PLAN).write_text("{}")
+    assert f"+resume={folder}" in callbacks.finish_hint()
+    callbacks._drop_unplanned_sweep()
+    assert (folder / callbacks.PLAN).exists()
