@@ -601,7 +601,8 @@ def test_ctrl_c_before_any_point_starts_still_says_how_to_resume(tmp_path):
                                 "horizon_days=20", "warmup_days=0", "replications=1", "hydra.launcher.n_jobs=2",
                                 f"hydra.sweep.dir={folder}"],
                                lambda p: (folder / "plan.json").is_file(), 0.0)
-    assert not any(folder.glob("*/.hydra")), "a point had started: this test needs Ctrl-C before any"
+    if any(folder.glob("*/.hydra")):  # a slow moment: the first point won the race
+        pytest.skip("a point had started before Ctrl-C reached the command: this test needs Ctrl-C before any")
     assert proc.returncode == -signal.SIGINT, err[-3000:]
     # The one line, and no traceback of a worker interrupted in its imports.
     assert err.strip() == (f"gridgov: sweep interrupted; report what finished with `python -m sim.report {folder}`, "
