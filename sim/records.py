@@ -146,16 +146,23 @@ class Records:
 
 def resident_digest(rec: Records) -> str:
     """A fingerprint of the matters residents reported in one replication:
-    the SHA-256 (first 16 hex digits) of their report times, in order.
+    the SHA-256 (first 16 hex digits) of their report times, categories and
+    complexities, in report order.
 
     Two runs with the same fingerprint in replication r saw the very same
     resident reports (common random numbers at work: a grid-size, staffing or
-    routing change keeps it); a change of horizon, arrival rate, population or
-    rate profile redraws them, and the fingerprints differ. Matters found by
-    workers on duty are left out: their number follows the staffing.
+    routing change keeps it); a change of horizon, arrival rate, population,
+    rate profile or of the shares of categories and complexities redraws or
+    changes them, and the fingerprints differ. Where the matters were reported
+    (grid, unit) is not part of it: a grid-size sweep reports the same matters
+    in other grids. Matters found by workers on duty are left out: their number
+    follows the staffing.
     """
-    times = np.ascontiguousarray(rec.t_report[~rec.discovered.astype(bool)], dtype=np.float64)
-    return hashlib.sha256(times.tobytes()).hexdigest()[:16]
+    resident = ~rec.discovered.astype(bool)
+    digest = hashlib.sha256()
+    for column, dtype in ((rec.t_report, np.float64), (rec.category, np.int8), (rec.complexity, np.int8)):
+        digest.update(np.ascontiguousarray(column[resident], dtype=dtype).tobytes())
+    return digest.hexdigest()[:16]
 
 
 class CityRecords:

@@ -346,13 +346,14 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     if same_seed:
         same = same_resident_reports(finished)
         if same:
-            reports = ("so all points see the same matters reported by residents (checked: their report times "
-                       "agree, replication by replication): **common random numbers**")
+            reports = ("so all points see the same matters reported by residents (checked: the times, categories "
+                       "and complexities of their reports agree, replication by replication): **common random "
+                       "numbers**")
         elif same is False:
             reports = ("so the points share their random numbers (**common random numbers**), but a swept setting "
                        "changes the resident reports themselves "
-                       "(the horizon, the arrival rate, the population or the rate profile: their report times "
-                       "differ between points), so the points do not see exactly the same matters. Differences are still "
+                       "(the horizon, the arrival rate, the population, the rate profile or the shares of categories "
+                       "and complexities: the times, categories or complexities of the reports differ between points), so the points do not see exactly the same matters. Differences are still "
                        "paired by replication, which keeps the intervals valid but narrows them less")
         else:
             reports = ("so the points share their random numbers (**common random numbers**): points that differ "

@@ -131,13 +131,16 @@ def test_the_report_says_whether_the_runs_saw_the_same_resident_reports(make_run
     a = make_run("a")
     same = make_run("staffing", staffing__workers_per_grid=2)
     other = make_run("rate", arrivals__per_1000_people_day=25.0)
+    # The same report times, other complexities: not the same matters either.
+    mix = make_run("mix", arrivals__complexity={"simple": 0.5, "difficult": 0.48, "urgent": 0.02})
     digests = [json.loads((f / "summary.json").read_text())["manifest"]["resident_reports_sha256"]
-               for f in (a, same, other)]
+               for f in (a, same, other, mix)]
     assert len(digests[0]) == 2 and digests[0] == digests[1] and digests[2][0] != digests[0][0]
+    assert digests[3][0] != digests[0][0]
     for name, run_dir, agree in (("c_same", same, True), ("c_other", other, False)):
         assert report_main([str(tmp_path / name), "--runs", str(a), str(run_dir)]) == 0
         report = (tmp_path / name / "report.md").read_text(encoding="utf-8")
-        assert ("checked: their report times agree" in report) is agree, name
+        assert ("checked: the times, categories and complexities of their reports agree" in report) is agree, name
         assert ("so the points do not see exactly the same matters" in report) is not agree, name
         assert "**common random numbers**" in report  # the same seed streams either way
     # Results saved before the fingerprint: the report cannot check, and says so.
