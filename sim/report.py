@@ -138,6 +138,8 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
                  [p for p in points if "study" in p.config]
     # Runs compared: a run's own study block (a sweep point's) is not the comparison's.
     study_cfg = with_study[0].config.get("study") if with_study and not plan.get("runs") else None
+    if plan.get("runs") and plan.get("choices"):
+        points = _with_choices(points, plan["choices"])
     if study_cfg is None and plan.get("runs"):  # runs compared: keys named in words, not as config paths
         labels = {k: readable_key(k) for k in plan.get("swept") or []}
         study_cfg = {"name": "comparison", "sweep": labels}
@@ -377,10 +379,36 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
         (out / str(i)).symlink_to(folder, target_is_directory=True)
     from .output import write_json
 
+    # A config group chosen differently (town=xiaji vs town=synthetic) is one compared key, the
+    # group, valued by its choice: not every key of the group's config, one of them a whole mapping.
+    chosen = [_group_choices(folder, config) for folder, config in zip(folders, configs)]
+    groups = [g for g in chosen[0] if all(g in c for c in chosen) and len({c[g] for c in chosen}) > 1]
+    swept = [*groups, *(k for k in differing_keys(configs) if k.split(".")[0] not in groups)]
     write_json(out / PLAN, {"study": "comparison", "points": None, "total": len(folders),
-                            "swept": differing_keys(configs), "sessions": [], "runs": [str(f) for f in folders],
+                            "swept": swept, "sessions": [], "runs": [str(f) for f in folders],
+                            **({"choices": [{g: c[g] for g in groups} for c in chosen]} if groups else {}),
                             **({"names": list(names)} if names else {})})
     return write_report(out, pool, changes, formats)
+
+
+def _group_choices(run_dir: Path, config: Mapping[str, Any]) -> dict[str, str]:
+    """The config groups a run chose (``town: xiaji``), from its ``.hydra/hydra.yaml``;
+    only groups whose config is a section of the run's config (not ``hydra/*``)."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text(encoding="utf-8"))
+        choices = saved["hydra"]["runtime"]["choices"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return {}
+    return {str(g): str(c) for g, c in (choices or {}).items()
+            if c is not None and "/" not in str(g) and isinstance(config.get(g), Mapping)}
+
+
+def _with_choices(points: list, choices: Sequence[Mapping[str, str]]) -> list:
+    """Each compared run valued by its config groups' choices (``town=xiaji``)."""
+    return [dataclasses.replace(p, overrides=(*p.overrides, *(f"{g}={json.dumps(c)}" for g, c in chosen.items())))
+            for p, chosen in zip(points, choices)]
 
 
 def _presentation(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...] | None]:

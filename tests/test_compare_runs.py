@@ -110,6 +110,25 @@ def test_runs_are_shown_by_the_names_given(make_run, tmp_path, capsys):
     assert "--names names the runs of --runs" in capsys.readouterr().err
 
 
+def test_runs_of_different_towns_compare_the_town_chosen_not_each_of_its_keys(make_run, tmp_path):
+    """Runs of town=xiaji and town=synthetic: the report had a column per
+    key of the town's config, one holding the whole mapping of its units."""
+    import yaml
+
+    a = make_run("a")
+    b = make_run("b", town__name="other", staffing__workers_per_grid=2)
+    for run_dir, town in ((a, "tiny"), (b, "other")):
+        (run_dir / ".hydra").mkdir()
+        choices = {"town": town, "routing": "tiered", "experiment": None, "hydra/launcher": "joblib"}
+        (run_dir / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
+    out = tmp_path / "compare"
+    assert report_main([str(out), "--runs", str(a), str(b)]) == 0
+    table = pd.read_csv(out / "sweep_summary.csv")
+    assert list(table.columns[:4]) == ["point", "town", "staffing.workers_per_grid", "metric"]
+    assert table.drop_duplicates("point")["town"].tolist() == ["tiny", "other"]
+    assert "| point | town | workers per grid (staffing) | status |" in (out / "report.md").read_text(encoding="utf-8")
+
+
 def test_runs_with_different_seeds_are_not_paired_and_the_report_says_so(make_run, tmp_path):
     a = make_run("a")
     b = make_run("b", staffing__workers_per_grid=2, seed=7)
