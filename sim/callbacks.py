@@ -219,8 +219,9 @@ def _ctrl_c_ignored_by_children():
     and Python leaves it ignored. The terminal sends Ctrl-C to every process
     of the command, and a worker still importing printed a traceback of the
     import it was in; this process stops the workers itself (``sim.interrupt``,
-    ``end_of_command``). Here Ctrl-C is only held back for the moment the
-    workers are spawned."""
+    ``end_of_command``). A Ctrl-C pressed in the moment the workers are
+    spawned (milliseconds) is lost; a worker loky starts later (in place of a
+    dead one) keeps the default and may print a traceback on Ctrl-C."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
