@@ -258,8 +258,10 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     for k, v in baseline.items():
         if k not in keys:
             raise ConfigError("study.baseline", k, f"not a swept key; swept keys: {', '.join(keys)}")
-        if isinstance(v, (Mapping, list, tuple)):
-            raise ConfigError(f"study.baseline.{k}", v, "expected one value of the swept key (a number, a string, true/false or null)")
+        if isinstance(v, Mapping) or (isinstance(v, (list, tuple)) and any(isinstance(x, (Mapping, list, tuple))
+                                                                          for x in v)):
+            raise ConfigError(f"study.baseline.{k}", v, "expected one value of the swept key (a number, a string, "
+                              "true/false, null, or a list of those for a list-valued key)")
     transient = _transient(section.get("transient"), keys)
     name = _text(section, "name", "sweep")
     if any(c in name for c in "/\\") or name in (".", ".."):

@@ -77,9 +77,12 @@ def override_value(override: str) -> Any:
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """Equality of swept values, 24 == 24.0 and null == NaN."""
+    """Equality of swept values, 24 == 24.0 and null == NaN; lists item by item."""
     def missing(v: Any) -> bool:
         return v is None or (isinstance(v, float) and math.isnan(v))
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):  # a list-valued key (day_of_week)
+        return (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b)
+                and all(same_value(x, y) for x, y in zip(a, b)))
     if missing(a) or missing(b):
         return missing(a) and missing(b)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):

@@ -517,3 +517,18 @@ def test_errors_survive_a_trip_between_processes():
         ConfigError, "study.metrics", "bogus", "unknown metric", "invalid config: study.metrics='bogus': unknown metric")
     inv = pickle.loads(pickle.dumps(InvariantError("little", "L != lambda W", matter=7)))
     assert (type(inv), inv.invariant, str(inv), inv.matter) == (InvariantError, "little", "L != lambda W", 7)
+
+
+def test_a_list_valued_swept_key_can_be_a_baseline():
+    """A sweep of `arrivals.profile.day_of_week` ran, but no study could name
+    its baseline: a list was refused as 'one value'. Lists now compare item
+    by item (1.0 == 1), and only a nested list or a mapping is refused."""
+    from sim.sweep import same_value
+
+    key = "arrivals.profile.day_of_week"
+    study = parse_study({"baseline": {key: [1.0, 1, 1, 1, 1, 1, 1]}}, [key])
+    assert same_value(dict(study.baseline)[key], [1, 1, 1, 1, 1, 1, 1])
+    assert not same_value([1, 1], [1, 1, 1]) and not same_value([1, 2], [1, 3]) and not same_value([1], 1)
+    with pytest.raises(ConfigError) as err:
+        parse_study({"baseline": {key: [[1], [2]]}}, [key])
+    _assert_clear(err.value, f"study.baseline.{key}", "[[1], [2]]")
