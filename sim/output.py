@@ -27,7 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -319,6 +319,26 @@ def config_digest(config: Any) -> str:
     a replay tells from it whether the saved config was edited after the run."""
     text = json.dumps(_clean(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+RESULT_TABLES = ("grids.csv", "backlog.csv", "events.csv", "events.parquet")
+"""The tables a run writes beside ``summary.json`` (those it was asked for)."""
+
+
+def file_digests(folder: Path, names: Sequence[str] = RESULT_TABLES) -> dict[str, str]:
+    """SHA-256 of each of ``names`` present in ``folder``: recorded in a run's
+    manifest, so that a replay can tell a table edited after the run from a
+    difference of the code."""
+    out = {}
+    for name in names:
+        path = Path(folder) / name
+        if path.is_file():
+            digest = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            out[name] = digest.hexdigest()
+    return out
 
 
 def manifest(seed: int, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:

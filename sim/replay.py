@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, build_job
-from .output import _clean, config_digest
+from .output import RESULT_TABLES, _clean, config_digest, file_digests
 from .runner import run
 from .sweep import sweep_control
 
@@ -129,7 +129,19 @@ def edits(saved: dict[str, Any]) -> list[str]:
     return lines
 
 
-TABLES = ("grids.csv", "backlog.csv", "events.csv", "events.parquet")
+def edited_tables(saved: dict[str, Any], run_dir: Path) -> list[str]:
+    """Saved tables changed or gone since their run (their SHA-256 is not the
+    one the manifest recorded then). Empty when none are, or for a run too
+    old to record them."""
+    recorded = (saved.get("manifest") or {}).get("files_sha256")
+    if not isinstance(recorded, dict):
+        return []
+    now = file_digests(run_dir, list(recorded))
+    return [f"the saved {name} was {'edited' if name in now else 'removed'} after the run (its digest is not the "
+            "one recorded then)" for name, digest in recorded.items() if now.get(name) != digest]
+
+
+TABLES = RESULT_TABLES
 
 
 def compare_tables(saved_dir: Path, new_dir: Path) -> tuple[list[str], list[str]]:
@@ -276,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     now = _manifest(out)
     same, changes = code_changes(saved.get("manifest") or {}, now)
-    edited = edits(saved)
+    edited = edits(saved) + edited_tables(saved, run_dir)
     if edited:
         versions = "the saved files were edited after the run"
     elif same is True and not changes:

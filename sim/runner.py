@@ -24,7 +24,8 @@ import pandas as pd
 
 from . import invariants, metrics, stability
 from .parallel import replications
-from .output import OutputOptions, atomic_open, code_version, config_digest, manifest, remove_stale_temps, write_json
+from .output import (OutputOptions, atomic_open, code_version, config_digest, file_digests, manifest,
+                     remove_stale_temps, write_json)
 from .records import ROUTES, Records, resident_digest
 from .scenario import COMPLEXITIES, Scenario
 from .stats import summarise
@@ -323,6 +324,7 @@ def run(
                                   "streams keyed (r, purpose, index); arrivals per block of residents",
                 "config_sha256": config_digest(resolved_config or {}),
                 "resident_reports_sha256": digests,
+                "files_sha256": file_digests(out),  # the tables as written: a replay tells an edit from the code
             }),
         })
     return result
