@@ -414,7 +414,15 @@ BAD_SWEEPS: list[tuple[str, list[str], str]] = [
     # A value every point shares (not swept) ran and failed every point; in a study the
     # baseline check spoke first, of a baseline matching no point.
     ("a bad value every point shares", ["staffing.workers_per_grid=1,2", "staffing.pooling=village"],
-     "staffing.pooling='village': expected one of: grid, unit (every point of this sweep has this value"),
+     "staffing.pooling='village': expected one of: grid, unit (each of the 2 points of this sweep is refused"),
+    # A value typed as a section, refused in a sub-key, at every point.
+    ("a bad surge every point shares", ["staffing.workers_per_grid=1,2",
+                                        "arrivals.profile.periods=[{start_day:5,end_day:2,multiplier:2}]"],
+     "arrivals.profile.periods[0].end_day=2.0: must be after start_day"),
+    # A check combining keys that fails at the first and last points only.
+    ("not every point refused: workers x grids", ["town=synthetic", "staffing.workers_per_grid=8000",
+                                                  "town.people_per_grid=500,3000,400", "hydra.launcher.n_jobs=0"],
+     "hydra.launcher.n_jobs=0: expected"),
     ("a study's swept key given one bad value", ["experiment=escalation", "routing.escalate_after_h=-5"],
      "routing.escalate_after_h=-5.0: expected a number >= 0"),
     # Not stopped by the check above: a check combining keys fails at the first and the last
