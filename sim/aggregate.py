@@ -98,7 +98,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _overrides(folder: Path) -> list[str] | None:
+def saved_overrides(folder: Path) -> list[str] | None:
     """The overrides Hydra recorded for a point (``.hydra/overrides.yaml``)."""
     path = folder / ".hydra" / "overrides.yaml"
     if not path.is_file():
@@ -122,7 +122,7 @@ def _hydra_config(folder: Path) -> dict[str, Any]:
 
 def load_point(folder: Path, num: int, planned: Sequence[str] | None = None) -> Point:
     """Read one point folder (which may not exist)."""
-    overrides = _overrides(folder)
+    overrides = saved_overrides(folder)
     overrides = overrides if overrides is not None else list(planned or [])
     summary = _read_json(folder / SUMMARY)
     if summary is not None:
@@ -167,7 +167,8 @@ def swept_keys(points: Sequence[Point], plan_swept: Sequence[str] = ()) -> list[
     return keys
 
 
-def _lookup(config: Mapping[str, Any], key: str) -> tuple[bool, Any]:
+def lookup(config: Mapping[str, Any], key: str) -> tuple[bool, Any]:
+    """Whether a dotted key is in a config, and its value there (None if not)."""
     node: Any = config
     for part in key.split("."):
         if not isinstance(node, Mapping) or part not in node:
@@ -178,7 +179,7 @@ def _lookup(config: Mapping[str, Any], key: str) -> tuple[bool, Any]:
 
 def value_of(point: Point, key: str) -> Any:
     """A point's value of a swept key: from its resolved config, else its override."""
-    found, value = _lookup(point.config, key)
+    found, value = lookup(point.config, key)
     if found and not isinstance(value, (Mapping, list)):
         return value
     for o in point.overrides:
@@ -243,7 +244,7 @@ def same_resident_reports(points: Sequence[Point]) -> bool | None:
     """Whether every finished point saw the same resident reports, replication
     by replication (``sim.records.resident_digest``); ``None`` when a point's
     results predate the fingerprints (or there are no finished points)."""
-    digests = [(p.manifest or {}).get("resident_reports_sha256") for p in points if p.status == "finished"]
+    digests = [(p.manifest or {}).get("resident_reports_digest") for p in points if p.status == "finished"]
     if not digests or any(not isinstance(d, list) for d in digests):
         return None
     n = min(len(d) for d in digests)

@@ -495,10 +495,10 @@ def end_of_command(interrupted: bool) -> None:
         if _sweep_lock is not None:
             let_go(_sweep_lock)
             _sweep_lock = None
-            _drop_unplanned_sweep()
+            drop_unplanned_sweep()
 
 
-def _drop_unplanned_sweep() -> None:
+def drop_unplanned_sweep() -> None:
     """Remove the folder of a sweep stopped before its plan was written, if
     it holds nothing but its lock (it cannot be reported or resumed)."""
     folder = _open_sweep

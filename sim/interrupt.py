@@ -168,6 +168,8 @@ def _stop(text: str, signum: int) -> None:
     if callbacks is not None:
         callbacks.drop_shared()  # its workers are gone
     hint = callbacks.finish_hint() if callbacks is not None else None
+    if callbacks is not None:
+        callbacks.drop_unplanned_sweep()  # a folder holding only its lock: nothing to resume
     end_by_sigint(text + (f"; {hint}" if hint else ""), signum)
 
 

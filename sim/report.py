@@ -238,7 +238,7 @@ def _options_text(changes: dict[str, Any] | None, formats: Sequence[str] | None)
     if "metrics" in changes:
         args += ["--metrics", ",".join(changes["metrics"])]
     for k, v in (changes.get("baseline") or {}).items():
-        args += ["--baseline", f"{k}={fmt_value(v)}"]
+        args += ["--baseline", f"{k}={v if k == RUN_KEY else fmt_value(v)}"]
     if formats:
         args += ["--formats", ",".join(formats)]
     return "".join(" " + shlex.quote(a) for a in args)
@@ -259,6 +259,9 @@ def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:
                                        formats=job.formats)
     else:
         table = pd.read_csv(sweep_dir / SUMMARY_CSV)
+        if RUN_KEY in table:  # compared runs' names are text, whatever they look like (1, 01, null, 1e3)
+            table[RUN_KEY] = pd.read_csv(sweep_dir / SUMMARY_CSV, usecols=[RUN_KEY], dtype=str,
+                                         keep_default_na=False)[RUN_KEY]
         if job.kind == "metrics":
             files = figures.metrics_figure(table, job.study, sweep_dir, formats=job.formats, same_seed=job.same_seed)
         else:
@@ -350,7 +353,6 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
         FileExistsError: ``out_dir`` holds files already.
         OSError: a link cannot be made (Windows without the right to make symbolic links, say).
     """
-    from .report_md import differing_keys
     from .sweep import PLAN, SUMMARY
 
     folders = [Path(r).resolve() for r in runs]
@@ -374,16 +376,44 @@ def compare_runs(out_dir: str | Path, runs: Sequence[str | Path], pool: Calls | 
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not an empty folder: give a new folder for the comparison")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_comparison(out, folders, configs, names, pool, changes, formats)
+    except BaseException:  # a refused --baseline, say: leave OUT as it was, so the corrected command can run
+        for i in range(len(folders)):
+            with contextlib.suppress(OSError):
+                (out / str(i)).unlink()
+        with contextlib.suppress(OSError):
+            (out / PLAN).unlink()
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
+
+
+def _write_comparison(out: Path, folders: Sequence[Path], configs: Sequence[Mapping[str, Any]],
+                      names: Sequence[str] | None, pool: Calls | None, changes: dict[str, Any] | None,
+                      formats: Sequence[str] | None) -> Path:
+    """``compare_runs`` once its arguments are checked: the links, the plan and the report."""
+    from .aggregate import lookup, saved_overrides
+    from .report_md import differing_keys
+    from .sweep import PLAN, override_key
+
     for i, folder in enumerate(folders):
         (out / str(i)).symlink_to(folder, target_is_directory=True)
     from .output import write_json
 
     # A config group chosen differently (town=xiaji vs town=synthetic) is one compared key, the
     # group, valued by its choice: not every key of the group's config, one of them a whole mapping.
+    # Keys inside such a group stay when a run set them on its command line (town.population=30000).
+    # A key whose value is a whole mapping (town.units of another town) is no axis: it is dropped.
     chosen = [_group_choices(folder, config) for folder, config in zip(folders, configs)]
     groups = [g for g in chosen[0] if all(g in c for c in chosen) and len({c[g] for c in chosen}) > 1]
-    swept = [*groups, *(k for k in differing_keys(configs) if k.split(".")[0] not in groups)]
+    typed = {override_key(o) for folder in folders for o in (saved_overrides(folder) or [])}
+    swept = [*groups, *(k for k in differing_keys(configs)
+                        if (k.split(".")[0] not in groups or k in typed)
+                        and not any(isinstance(lookup(c, k)[1], Mapping) for c in configs))]
     write_json(out / PLAN, {"study": "comparison", "points": None, "total": len(folders),
                             "swept": swept, "sessions": [], "runs": [str(f) for f in folders],
                             **({"choices": [{g: c[g] for g in groups} for c in chosen]} if groups else {}),
@@ -432,6 +462,9 @@ def _presentation(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, 
                 raise ValueError(f"--baseline {item!r}: expected KEY=VALUE, a swept key and its value at the baseline")
             if key in baseline:
                 raise ValueError(f"--baseline {item!r}: {key} is given twice")
+            if key == RUN_KEY:  # a compared run's name is text, whatever it looks like (no, 1, null)
+                baseline[key] = value.strip()
+                continue
             try:  # as on Hydra's command line: 2 is a number, null is None, grid is text
                 baseline[key] = yaml.safe_load(value) if value.strip() else None
             except yaml.YAMLError:

@@ -469,9 +469,10 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
     out += ["## 7. Reproduce", ""]
     if plan.get("runs"):  # a comparison of separate runs (python -m sim.report OUT --runs ...)
         names = f" --names {' '.join(shlex.quote(n) for n in plan['names'])}" if plan.get("names") else ""
+        folder = shlex.quote(str(sweep_dir))
         out += ["The points are separate runs, compared with "
-                f"`python -m sim.report {sweep_dir} --runs {' '.join(plan['runs'])}{names}`; "
-                f"rebuild this report: `python -m sim.report {sweep_dir}{options}`:", ""]
+                f"`python -m sim.report {folder} --runs {' '.join(shlex.quote(r) for r in plan['runs'])}{names}`; "
+                f"rebuild this report: `python -m sim.report {folder}{options}`:", ""]
         out += [f"- point {i}: `{run}`; re-run it and check its metrics and tables are identical: "
                 f"`python -m sim.replay {run}`" for i, run in enumerate(plan["runs"])]
         return "\n".join(out + [""])

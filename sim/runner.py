@@ -323,7 +323,7 @@ def run(
                 "random_numbers": "replication r uses SeedSequence(seed).spawn child r; "
                                   "streams keyed (r, purpose, index); arrivals per block of residents",
                 "config_sha256": config_digest(resolved_config or {}),
-                "resident_reports_sha256": digests,
+                "resident_reports_digest": digests,
                 "files_sha256": file_digests(out),  # the tables as written: a replay tells an edit from the code
             }),
         })

@@ -152,7 +152,7 @@ def test_the_report_says_whether_the_runs_saw_the_same_resident_reports(make_run
     other = make_run("rate", arrivals__per_1000_people_day=25.0)
     # The same report times, other complexities: not the same matters either.
     mix = make_run("mix", arrivals__complexity={"simple": 0.5, "difficult": 0.48, "urgent": 0.02})
-    digests = [json.loads((f / "summary.json").read_text())["manifest"]["resident_reports_sha256"]
+    digests = [json.loads((f / "summary.json").read_text())["manifest"]["resident_reports_digest"]
                for f in (a, same, other, mix)]
     assert len(digests[0]) == 2 and digests[0] == digests[1] and digests[2][0] != digests[0][0]
     assert digests[3][0] != digests[0][0]
@@ -164,7 +164,7 @@ def test_the_report_says_whether_the_runs_saw_the_same_resident_reports(make_run
         assert "**common random numbers**" in report  # the same seed streams either way
     # Results saved before the fingerprint: the report cannot check, and says so.
     summary = json.loads((other / "summary.json").read_text())
-    del summary["manifest"]["resident_reports_sha256"]
+    del summary["manifest"]["resident_reports_digest"]
     (other / "summary.json").write_text(json.dumps(summary))
     assert report_main([str(tmp_path / "c_old"), "--runs", str(a), str(other)]) == 0
     assert "predate the fingerprint" in (tmp_path / "c_old" / "report.md").read_text(encoding="utf-8")

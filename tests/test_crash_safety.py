@@ -689,11 +689,11 @@ def test_a_sweep_stopped_before_its_plan_is_not_offered_for_resume(tmp_path, mon
     (folder / callbacks.LOCK).write_text("")
     monkeypatch.setattr(callbacks, "_open_sweep", folder)
     assert callbacks.finish_hint() == "it stopped before any point was planned: run the same command again"
-    callbacks._drop_unplanned_sweep()
+    callbacks.drop_unplanned_sweep()
     assert not folder.exists()
     # A planned sweep keeps its folder and is offered for resume.
     folder.mkdir()
     (folder / callbacks.PLAN).write_text("{}")
     assert f"+resume={folder}" in callbacks.finish_hint()
-    callbacks._drop_unplanned_sweep()
+    callbacks.drop_unplanned_sweep()
     assert (folder / callbacks.PLAN).exists()
