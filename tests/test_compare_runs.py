@@ -127,6 +127,43 @@ def test_runs_of_different_towns_compare_the_town_chosen_not_each_of_its_keys(ma
     assert list(table.columns[:4]) == ["point", "town", "staffing.workers_per_grid", "metric"]
     assert table.drop_duplicates("point")["town"].tolist() == ["tiny", "other"]
     assert "| point | town | workers per grid (staffing) | status |" in (out / "report.md").read_text(encoding="utf-8")
+    # A key inside the group that a run set on its command line is compared too.
+    (b / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["town.name=other"]))
+    assert report_main([str(tmp_path / "typed"), "--runs", str(a), str(b)]) == 0
+    table = pd.read_csv(tmp_path / "typed" / "sweep_summary.csv")
+    assert list(table.columns[:4]) == ["point", "town", "staffing.workers_per_grid", "town.name"]
+
+
+def test_names_that_look_like_numbers_or_yaml_stay_names(make_run, tmp_path, capsys, monkeypatch):
+    """Names 1, 01 and N/A were drawn at one x (or as null) on the figure;
+    `--baseline run=no` was read as false; a refused --baseline left the new
+    folder half-written, so the corrected command was refused too."""
+    a, b, c = make_run("a"), make_run("b", staffing__workers_per_grid=2), make_run("c", staffing__workers_per_grid=3)
+    out = tmp_path / "compare x"
+    assert report_main([str(out), "--runs", str(a), str(b), str(c), "--names", "no", "01", "N/A",
+                        "--baseline", "run=nope"]) == 2
+    assert "no point has these values" in capsys.readouterr().err and not out.exists()
+    assert report_main([str(out), "--runs", str(a), str(b), str(c), "--names", "no", "01", "N/A",
+                        "--baseline", "run=01"]) == 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "| 1 | 01 | finished (baseline)" in report
+    assert f"rebuild this report: `python -m sim.report '{out}' --baseline run=01`" in report  # quoted path
+    table = pd.read_csv(out / "sweep_summary.csv", dtype={"run": str}, keep_default_na=False)
+    assert table.drop_duplicates("point")["run"].tolist() == ["no", "01", "N/A"]
+    # The figure reads the names back as text: three categories in run order, not 1 twice and a null.
+    from sim import figures, report
+    from sim.figures import _axis_values
+    from sim.study import parse_study
+
+    seen = {}
+    def capture(table, study, folder, **kw):
+        seen["runs"] = list(dict.fromkeys(table[report.RUN_KEY]))
+        return []
+    monkeypatch.setattr(figures, "metrics_figure", capture)
+    job = report.FigureJob("metrics", parse_study({"sweep": {"run": "compared run"}}, ["run"]), ("png",))
+    with pytest.raises(RuntimeError):  # the capture drew no file
+        report.draw_figure(out, job)
+    assert seen["runs"] == ["no", "01", "N/A"] and _axis_values(seen["runs"]) == (["no", "01", "N/A"], False)
 
 
 def test_runs_with_different_seeds_are_not_paired_and_the_report_says_so(make_run, tmp_path):
