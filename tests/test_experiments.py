@@ -190,7 +190,7 @@ def test_a_failing_report_fails_the_command(tmp_path, jobs):
      "this sweep (its values: town.people_per_grid: 500, 750, 1000, 1500, 2000, 3000); to run these points, compare "
      "them with one of them: add 'study.baseline={town.people_per_grid:VALUE}'"),
     ("study.baseline={town.people_per_grid:abc}", "study.baseline: town.people_per_grid='abc': matches no point"),
-    ("study.baseline={town.people_per_grid:[1,2]}", "study.baseline.town.people_per_grid=[1, 2]"),
+    ("study.baseline={town.people_per_grid:[1,2]}", "study.baseline: town.people_per_grid=[1, 2]: matches no point"),
     ("hydra.launcher.n_jobs=0", "hydra.launcher.n_jobs=0"),
     ("+resume=", "resume='': expected the folder of an earlier sweep"),
     ("+resume={tmp}/never_ran", "resume='{tmp}/never_ran': expected the folder of an earlier sweep"),
