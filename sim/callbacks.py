@@ -274,8 +274,7 @@ def _check_baseline(study: StudySpec, points: Sequence[Sequence[str]] | None, la
     if points is None or not study.baseline:
         return
     planned = [{override_key(o): override_value(o) for o in p if "=" in o} for p in points]
-    matches, differ = baseline_matches(planned, study.baseline)
-    differ = [k for k in differ if k in labelled]
+    matches, differ = baseline_matches(planned, study.baseline, labelled)
     given = ", ".join(f"{k}={v!r}" for k, v in study.baseline)
     if differ:
         named = ",".join(f"{k}:VALUE" for k, _ in study.baseline)

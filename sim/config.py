@@ -18,6 +18,7 @@ from .routing import POLICIES
 from .calendar import Calendar
 from .config_fields import (
     ConfigError,
+    or_empty,
     _bool,
     _choice,
     _integer,
@@ -75,12 +76,6 @@ MAX_ROAD_FACTOR = 100.0
 
 
 # -- sections -----------------------------------------------------------------
-
-def _or_empty(value: Any, empty: Any) -> Any:
-    """A section or list that may be left out: absent or null means ``empty``.
-    Any other value is checked as given (``0``, ``false`` or ``''`` in place
-    of a mapping or list is a mistake, not "nothing")."""
-    return empty if value is None else value
 
 def _dist(cfg: Mapping, key: str, path: str) -> DistSpec:
     section = _section(cfg, key, path)
@@ -196,7 +191,7 @@ def _profile(a: Mapping) -> ProfileSpec:
     path = "arrivals.profile"
     _known(p, path, ("hour_of_day", "day_of_week", "periods", "thinning_bound"))
     periods = []
-    raw = _or_empty(p.get("periods"), [])
+    raw = or_empty(p.get("periods"), [])
     if not isinstance(raw, (list, tuple)):
         raise ConfigError(f"{path}.periods", raw, "expected a list of {start_day, end_day, multiplier}")
     for i, per in enumerate(raw):
@@ -259,7 +254,7 @@ def _calendar(c: Mapping, key: str, path: str) -> Calendar | None:
 def _realism(cfg: Mapping) -> dict[str, Any]:
     """The optional realism sections; each missing section means 'off'."""
     out: dict[str, Any] = {}
-    c = _or_empty(cfg.get("calendars"), {})
+    c = or_empty(cfg.get("calendars"), {})
     if not isinstance(c, Mapping):
         raise ConfigError("calendars", c, "expected a mapping (workers, departments, enforcement)")
     _known(c, "calendars", ("workers", "departments", "enforcement"))
@@ -306,7 +301,7 @@ def _realism(cfg: Mapping) -> dict[str, Any]:
 
 def _optional_section(cfg: Mapping, key: str, allowed: tuple[str, ...]) -> Mapping:
     """A realism section: missing or null means 'off' (every key at its default)."""
-    section = _or_empty(cfg.get(key), {})
+    section = or_empty(cfg.get(key), {})
     if not isinstance(section, Mapping):
         raise ConfigError(key, section, f"expected a mapping ({', '.join(allowed)}) or null")
     _known(section, key, allowed)
@@ -457,7 +452,7 @@ TOP_KEYS = (*RUN_KEYS, *SCENARIO_KEYS, "progress", "jobs", "output", "study")
 def build_options(cfg: Mapping) -> OutputOptions:
     """Validate the top-level keys and the output options."""
     _known(cfg, "", TOP_KEYS)
-    o = _or_empty(cfg.get("output"), {})
+    o = or_empty(cfg.get("output"), {})
     if not isinstance(o, Mapping):
         raise ConfigError("output", o, "expected a mapping")
     _known(o, "output", ("events", "events_format", "backlog_step_h", "plot"))

@@ -25,6 +25,13 @@ class ConfigError(ValueError):
 
 
 # -- small typed readers ------------------------------------------------------
+def or_empty(value: Any, empty: Any) -> Any:
+    """A section or list that may be left out: absent or null means ``empty``.
+    Any other value is checked as given (``0``, ``false`` or ``''`` in place
+    of a mapping or list is a mistake, not "nothing")."""
+    return empty if value is None else value
+
+
 def _section(cfg: Mapping, key: str, path: str) -> Mapping:
     full = f"{path}.{key}" if path else key
     if key not in cfg:

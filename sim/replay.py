@@ -141,8 +141,6 @@ def edited_tables(saved: dict[str, Any], run_dir: Path) -> list[str]:
             "one recorded then)" for name, digest in recorded.items() if now.get(name) != digest]
 
 
-TABLES = RESULT_TABLES
-
 
 def compare_tables(saved_dir: Path, new_dir: Path) -> tuple[list[str], list[str]]:
     """The saved tables that differ from the new run's, and notes on those
@@ -150,7 +148,7 @@ def compare_tables(saved_dir: Path, new_dir: Path) -> tuple[list[str], list[str]
     CSV files are compared byte for byte, the Parquet event table by its
     contents (its file also names the pyarrow that wrote it)."""
     diffs, notes = [], []
-    for name in TABLES:
+    for name in RESULT_TABLES:
         a, b = saved_dir / name, new_dir / name
         if not a.exists() and not b.exists():
             continue

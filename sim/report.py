@@ -139,7 +139,7 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
     # Runs compared: a run's own study block (a sweep point's) is not the comparison's.
     study_cfg = with_study[0].config.get("study") if with_study and not plan.get("runs") else None
     if plan.get("runs") and plan.get("choices"):
-        points = _with_choices(points, plan["choices"])
+        points = _with_values(points, plan["choices"])
     if study_cfg is None and plan.get("runs"):  # runs compared: keys named in words, not as config paths
         labels = {k: readable_key(k) for k in plan.get("swept") or []}
         study_cfg = {"name": "comparison", "sweep": labels}
@@ -166,9 +166,8 @@ def prepare_report(sweep_dir: str | Path, changes: dict[str, Any] | None = None,
             values = {k: sorted({str(value_of(p, k)) for p in points}) for k, _ in study.baseline}
             raise ConfigError("study.baseline", changes["baseline"], "no point has these values; the points have "
                               + "; ".join(f"{k}: {', '.join(v)}" for k, v in values.items()))
-        matches, differ = baseline_matches([{k: value_of(p, k) for k in study.keys} for p in points], study.baseline)
-        labelled = (study_cfg or {}).get("sweep") or study.keys
-        differ = [k for k in differ if k in labelled]  # the study's own axes (see callbacks._check_baseline)
+        matches, differ = baseline_matches([{k: value_of(p, k) for k in study.keys} for p in points], study.baseline,
+                                           list((study_cfg or {}).get("sweep") or study.keys))  # the study's axes
         if differ:
             raise ConfigError("study.baseline", changes["baseline"], f"matches {len(matches)} points, which differ "
                               f"in {', '.join(differ)}: give the baseline's value of each (--baseline KEY=VALUE)")
@@ -216,8 +215,7 @@ def _named_runs(points: list, names: Sequence[str], labels: Mapping[str, str]) -
     from .aggregate import value_of
     from .figures import fmt_value
 
-    named = [dataclasses.replace(p, overrides=(*p.overrides, f"{RUN_KEY}={json.dumps(name)}"))
-             for p, name in zip(points, names)]
+    named = _with_values(points, [{RUN_KEY: name} for name in names])
     settings = [f"{name}: " + ("; ".join(f"{label} = {fmt_value(value_of(p, k))}" for k, label in labels.items())
                                or "the same settings as the others")
                 for p, name in zip(points, names)]
@@ -435,10 +433,12 @@ def _group_choices(run_dir: Path, config: Mapping[str, Any]) -> dict[str, str]:
             if c is not None and "/" not in str(g) and isinstance(config.get(g), Mapping)}
 
 
-def _with_choices(points: list, choices: Sequence[Mapping[str, str]]) -> list:
-    """Each compared run valued by its config groups' choices (``town=xiaji``)."""
-    return [dataclasses.replace(p, overrides=(*p.overrides, *(f"{g}={json.dumps(c)}" for g, c in chosen.items())))
-            for p, chosen in zip(points, choices)]
+def _with_values(points: list, values: Sequence[Mapping[str, str]]) -> list:
+    """Compared runs given values of keys their configs do not hold as one
+    value (``town=xiaji``, ``run=status quo``), as overrides: ``value_of``
+    reads them there, as text (JSON-quoted, so ``no`` or ``1`` stay text)."""
+    return [dataclasses.replace(p, overrides=(*p.overrides, *(f"{k}={json.dumps(v)}" for k, v in given.items())))
+            for p, given in zip(points, values)]
 
 
 def _presentation(args: argparse.Namespace) -> tuple[dict[str, Any], tuple[str, ...] | None]:
@@ -517,7 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         try:
             path = compare_runs(args.sweep_dir, args.runs, changes=changes, formats=formats, names=args.names)
-        except (OSError, ValueError) as exc:  # NotARunError, ConfigError: ValueErrors; a link refused...  # FileExistsError, a link refused, a bad --baseline...
+        except (OSError, ValueError) as exc:  # FileExistsError, a link refused; NotARunError, a bad --baseline
             print(f"gridgov: cannot compare: {exc}", file=sys.stderr)
             return 2
         print(f"comparison of {len(args.runs)} runs: wrote {Path(args.sweep_dir) / SUMMARY_CSV}, "

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .config import ConfigError
+from .config_fields import or_empty
 from .metrics import HOURLY_PREFIX, METRICS
 
 
@@ -217,15 +218,14 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     Raises:
         ConfigError: a key, metric or figure that does not exist.
     """
-    if section is None:
-        section = {}
+    section = or_empty(section, {})
     if not isinstance(section, Mapping):
         raise ConfigError("study", section, f"expected a mapping of: {', '.join(STUDY_KEYS)}")
     section = dict(section)
     for key in section:
         if key not in STUDY_KEYS:
             raise ConfigError(f"study.{key}", section[key], f"unknown key; allowed keys here: {', '.join(STUDY_KEYS)}")
-    sweep_in = {} if section.get("sweep") is None else section["sweep"]
+    sweep_in = or_empty(section.get("sweep"), {})
     if isinstance(sweep_in, Sequence) and not isinstance(sweep_in, str):
         sweep_in = {k: k for k in sweep_in}
     if not isinstance(sweep_in, Mapping):
@@ -244,7 +244,7 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
     for f in figures:
         if f not in FIGURES:
             raise ConfigError("study.figures", f, f"expected one of: {', '.join(FIGURES)}")
-    targets = {} if section.get("targets") is None else section["targets"]
+    targets = or_empty(section.get("targets"), {})
     if not isinstance(targets, Mapping):
         raise ConfigError("study.targets", targets, "expected a mapping of metrics to target values")
     for m, v in targets.items():
@@ -252,7 +252,7 @@ def parse_study(section: Mapping | None, swept: Sequence[str] = ()) -> StudySpec
             raise ConfigError("study.targets", m, f"not a key metric of the study; key metrics: {', '.join(metrics)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ConfigError(f"study.targets.{m}", v, "expected a finite number")
-    baseline = {} if section.get("baseline") is None else section["baseline"]
+    baseline = or_empty(section.get("baseline"), {})
     if not isinstance(baseline, Mapping):
         raise ConfigError("study.baseline", baseline, "expected a mapping of swept keys to their baseline values")
     for k, v in baseline.items():

@@ -90,15 +90,16 @@ def same_value(a: Any, b: Any) -> bool:
     return str(a) == str(b)
 
 
-def baseline_matches(points: Sequence[Mapping[str, Any]], baseline: Sequence[tuple[str, Any]]) -> tuple[list[int], list[str]]:
-    """The points (swept values by key) a baseline matches, and the swept keys
-    whose values differ among those matches: with any, the baseline is
-    ambiguous (it names too few keys) and paired differences would be taken
-    against whichever matching point comes first."""
+def baseline_matches(points: Sequence[Mapping[str, Any]], baseline: Sequence[tuple[str, Any]],
+                     axes: Sequence[str]) -> tuple[list[int], list[str]]:
+    """The points (swept values by key) a baseline matches, and the ``axes``
+    (the study's own swept keys) whose values differ among those matches:
+    with any, the baseline is ambiguous (it names too few keys) and paired
+    differences would be taken against whichever matching point comes first.
+    A key swept besides the axes takes its first value at the baseline."""
     matches = [i for i, values in enumerate(points)
                if all(k in values and same_value(values[k], v) for k, v in baseline)]
-    keys = list(dict.fromkeys(k for i in matches for k in points[i]))
-    differ = [k for k in keys if any(not same_value(points[i].get(k), points[matches[0]].get(k)) for i in matches)]
+    differ = [k for k in axes if any(not same_value(points[i].get(k), points[matches[0]].get(k)) for i in matches)]
     return matches, differ
 
 
