@@ -140,6 +140,11 @@ def _command(plan: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _target_is_floor(metric: str) -> bool:
+    """A target is a floor where higher is better (satisfaction), else a ceiling."""
+    return metric_info(metric).better == "higher"
+
+
 def target_verdict(metric: str, target: float, mean: Any, lo: Any, hi: Any) -> str:
     """Whether a point meets a study's target for ``metric``: ``met`` when its
     whole 95% CI is on the target's side, ``missed`` when the whole CI is on
@@ -147,7 +152,7 @@ def target_verdict(metric: str, target: float, mean: Any, lo: Any, hi: Any) -> s
     replications decide). The target is a ceiling unless higher is better
     for the metric (satisfaction, say): then a floor. Without an interval
     (one replication) the mean decides, and the verdict says so."""
-    floor = metric_info(metric).better == "higher"
+    floor = _target_is_floor(metric)
     def ok(x: float) -> bool:
         return x >= target if floor else x <= target
     if mean is None or not math.isfinite(float(mean)):
@@ -162,7 +167,7 @@ def _targets_section(points: Sequence[Point], study: StudySpec) -> list[str]:
     """Each point against the study's targets."""
     targets = dict(study.targets)
     def kind(m: str) -> str:
-        return "at least" if metric_info(m).better == "higher" else "at most"
+        return "at least" if _target_is_floor(m) else "at most"
     out = ["Targets: " + "; ".join(f"{metric_info(m).label} {kind(m)} {_num(t)} {metric_info(m).unit}"
                                    for m, t in targets.items())
            + ". A point **meets** a target when its whole 95% CI is on the target's side, **misses** it when the "
@@ -172,7 +177,7 @@ def _targets_section(points: Sequence[Point], study: StudySpec) -> list[str]:
               *[f"{metric_info(m).label} {kind(m)} {_num(t)} {metric_info(m).unit}" for m, t in targets.items()]]
     rows, all_met = [], []
     for p in points:
-        cells = [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys]]
+        cells = _point_cells(p, study)
         verdicts = []
         for m, t in targets.items():
             s = (p.metrics or {}).get(m) if p.status == "finished" else None
@@ -228,10 +233,15 @@ def _point_rows(table: pd.DataFrame, column: str, items, points: list[Point], st
     rows = []
     for num, part in table.groupby("point", sort=True):
         p = next(q for q in points if q.num == num)
-        cells = [str(num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys]]
+        cells = _point_cells(p, study)
         cells += [cell(item, part[part[column] == item].iloc[0]) for item in items]
         rows.append(cells)
     return rows
+
+
+def _point_cells(p: Point, study: StudySpec) -> list[str]:
+    """A table row's first cells: the point's number and its swept values."""
+    return [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys]]
 
 
 def _point_label(p: Point, study: StudySpec) -> str:
@@ -390,7 +400,7 @@ def build_report(sweep_dir: Path, study: StudySpec, points: Sequence[Point], tab
         status = p.status + (" (baseline)" if base is not None and p.num == base.num else "")
         if p.unstable:
             status += f", **unstable** in {p.unstable} of {len(p.per_replication('events_arrived'))} replications"
-        cells = [str(p.num), *[figures.fmt_value(value_of(p, k), study.null_label) for k in study.keys], status]
+        cells = [*_point_cells(p, study), status]
         for m in metrics:
             s = (p.metrics or {}).get(m)
             cells.append(_ci(s["mean"], *_within(m, s["ci95_low"], s["ci95_high"])) if s else "—")
