@@ -33,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import ConfigError, build_job
 from .preflight import fail
-from .share import help_others, point_settled, point_started
+from .share import help_others, idle_until_report, point_settled, point_started
 from .sweep import SUMMARY, read_plan, record_failure, run_point, sweep_control
 
 
@@ -56,7 +56,12 @@ def _sweep_point(cfg: DictConfig) -> None:
     finally:
         point_settled(sweep_dir, num)
     # Nothing left for this job: take on replications of the points still running (sim.share).
-    help_others(sweep_dir, num, (read_plan(sweep_dir) or {}).get("total"))
+    total = (read_plan(sweep_dir) or {}).get("total")
+    help_others(sweep_dir, num, total)
+    if idle_until_report(sweep_dir, total):  # meanwhile, load what the report will need here
+        from .report import load_report_modules
+
+        load_report_modules()
 
 
 def _unresolved(cfg: DictConfig, exc: Exception) -> str:

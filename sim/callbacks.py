@@ -179,9 +179,10 @@ def _warm() -> None:
 def start_workers(config: DictConfig, points: int | None = None) -> list[Future]:
     """Start the joblib launcher's worker processes now, importing what a point needs.
 
-    Called when a sweep starts. This process then composes the default
-    config for the plan and Hydra composes the points' configs (one of each
-    shape, about 0.1 s each) before the launcher starts its workers, and
+    Called first thing when a sweep starts. This process then checks the
+    sweep (composing a point), composes the default config for the plan, and
+    Hydra composes the points' configs (one of each shape, about 0.1 s each)
+    before the launcher starts its workers, and
     each worker imports Hydra, pandas, scipy and the model before its first
     point: the other cores idle all that time. Started here, the workers
     load while this process composes. They are the
@@ -410,9 +411,16 @@ def _validate_each_shape_once(sweeper: Any, batch: Sequence[Sequence[str]]) -> N
     """
     loader = sweeper.hydra_context.config_loader
     first: dict[tuple, Sequence[str]] = {}
+    done: set[tuple] = set()  # shapes of which a point composed already (_refuse_a_bad_value_every_point_shares)
     for point, shape in zip(batch, override_shapes(loader, batch)):
         first.setdefault(shape, point)
-    Sweeper.validate_batch_is_legal(sweeper, list(first.values()))
+        if tuple(point) in _composed:
+            done.add(shape)
+    Sweeper.validate_batch_is_legal(sweeper, [point for shape, point in first.items() if shape not in done])
+
+
+_composed: set[tuple[str, ...]] = set()
+"""Points whose config this sweep's main process has composed (their overrides)."""
 
 
 def _refuse_a_bad_value_every_point_shares(master: DictConfig, batch: Sequence[Sequence[str]] | None) -> None:
@@ -444,6 +452,7 @@ def _refuse_a_bad_value_every_point_shares(master: DictConfig, batch: Sequence[S
         except Exception as exc:  # noqa: BLE001 - a misspelt key: Hydra's own message, and its exit status
             print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
             sys.exit(1)
+        _composed.add(tuple(overrides))
         try:
             with open_dict(cfg):
                 del cfg["hydra"]  # its job fields are set only in the point's own process
@@ -579,6 +588,9 @@ class SweepReport(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         points, swept = planned_points(config)
         swept = [k for k in swept if k != RESUME_KEY]
+        # The workers load while this process checks and composes (a refused
+        # sweep stops them on exit, see start_workers).
+        start_workers(config, None if points is None else len(points))
         # A typo in the study block fails here, before any point runs, as a
         # single run's bad config does: one line, exit 2. (Hydra turns a
         # callback's exception into a warning and would run every point.)
@@ -603,7 +615,6 @@ class SweepReport(Callback):
         sweep_dir = _sweep_folder(config)  # made only once the sweep's settings are known to be good
         global _open_sweep
         _open_sweep = sweep_dir
-        start_workers(config, None if points is None else len(points))  # they load while this process composes
         write_plan(sweep_dir, points, swept, sys.argv, study.name, default_config(kwargs.get("config_name")))
         # The last points may share their replications with idle jobs: on this
         # machine's joblib workers only (a cluster job is sized for its own point).

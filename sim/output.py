@@ -18,6 +18,7 @@ without ``flock``), is left alone; so are files not named like ours.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import math
@@ -27,7 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -339,6 +340,50 @@ def file_digests(folder: Path, names: Sequence[str] = RESULT_TABLES) -> dict[str
                     digest.update(block)
             out[name] = digest.hexdigest()
     return out
+
+
+def write_columns_csv(fh: IO[str], columns: Mapping[str, Any], float_format: str | None = None) -> None:
+    """Write equal-length columns as a CSV table, as pandas' ``to_csv(index=False)`` writes them.
+
+    Floats with ``float_format`` (``"%.6g"``), else the shortest repr of
+    their double value (``24.0``); NaN as an empty field; integers, flags and
+    text as they are, quoted only where CSV needs it. A run's small tables (``grids.csv``,
+    ``backlog.csv``) are written this way so that a run, and a sweep worker,
+    never loads pandas (about a quarter of a second each).
+    """
+    import numpy as np
+
+    names = list(columns)
+    cells = []
+    for name in names:
+        values = np.asarray(columns[name])
+        if values.dtype.kind == "f":
+            text = (lambda x: float_format % x) if float_format else repr
+            cells.append(["" if x != x else text(x) for x in values.astype(float).tolist()])  # x != x: NaN
+        else:
+            cells.append([str(x) for x in values.tolist()])
+    lengths = {len(c) for c in cells}
+    if len(lengths) > 1:
+        raise ValueError(f"columns of unequal length: {dict(zip(names, map(len, cells)))}")
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows(zip(*cells))
+
+
+def read_columns_csv(path: str | os.PathLike, names: Sequence[str]) -> dict[str, Any]:
+    """Columns ``names`` of a CSV table as float arrays (an empty field is NaN)."""
+    import numpy as np
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        header = next(rows)
+        missing = [n for n in names if n not in header]
+        if missing:
+            raise ValueError(f"{path}: no column {', '.join(missing)} (it has {', '.join(header)})")
+        index = [header.index(n) for n in names]
+        values = [[float(row[i]) if row[i] != "" else math.nan for i in index] for row in rows]
+    table = np.array(values, dtype=float).reshape(-1, len(names))
+    return {n: table[:, k] for k, n in enumerate(names)}
 
 
 def manifest(seed: int, wall_seconds: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:

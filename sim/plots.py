@@ -9,9 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np  # noqa: E402
 
-from .output import atomic_open  # noqa: E402
+from .output import atomic_open, read_columns_csv  # noqa: E402
 
 
 def save_figure(fig, path: str | os.PathLike) -> None:
@@ -25,20 +25,25 @@ def save_figure(fig, path: str | os.PathLike) -> None:
 def backlog_plot(backlog_csv: str | os.PathLike, out_png: str | os.PathLike, title: str,
                  warmup_days: float | None = None) -> None:
     """Open matters over time, one thin line per replication and their mean."""
-    df = pd.read_csv(backlog_csv)
-    df["day"] = df["time_h"] / 24.0
+    # Read without pandas, which a run (a sweep worker) then never loads.
+    t = read_columns_csv(backlog_csv, ("replication", "time_h", "backlog", "department_backlog"))
+    day = t["time_h"] / 24.0
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for i, (rep, part) in enumerate(df.groupby("replication")):
-        ax.plot(part["day"], part["backlog"], color="tab:blue", alpha=0.25, linewidth=0.8,
+    for i, rep in enumerate(np.unique(t["replication"])):
+        one = t["replication"] == rep
+        ax.plot(day[one], t["backlog"][one], color="tab:blue", alpha=0.25, linewidth=0.8,
                 label="all open matters, each replication" if i == 0 else None)
-    mean = df.groupby("day")[["backlog", "department_backlog"]].mean()
-    ax.plot(mean.index, mean["backlog"], color="tab:blue", linewidth=1, alpha=0.6,
+    days, at = np.unique(day, return_inverse=True)
+    per_day = np.bincount(at, minlength=days.size)
+    mean = {name: np.bincount(at, weights=t[name], minlength=days.size) / per_day
+            for name in ("backlog", "department_backlog")}
+    ax.plot(days, mean["backlog"], color="tab:blue", linewidth=1, alpha=0.6,
             label="all open matters (mean of replications)")
-    step_days = float(mean.index[1] - mean.index[0]) if len(mean) > 1 else 1.0
+    step_days = float(days[1] - days[0]) if days.size > 1 else 1.0
     window = max(1, int(round(7.0 / step_days)))  # a week: smooths the weekend sawtooth of office hours
-    ax.plot(mean.index, mean["backlog"].rolling(window, min_periods=1).mean(), color="navy", linewidth=2.2,
+    ax.plot(days, trailing_mean(mean["backlog"], window), color="navy", linewidth=2.2,
             label="all open matters, 7-day average")
-    ax.plot(mean.index, mean["department_backlog"], color="tab:orange", linewidth=1.5,
+    ax.plot(days, mean["department_backlog"], color="tab:orange", linewidth=1.5,
             label="of which at departments (mean)")
     if warmup_days:
         ax.axvspan(0, warmup_days, color="grey", alpha=0.15, label="warm-up (not measured)")
@@ -50,3 +55,11 @@ def backlog_plot(backlog_csv: str | os.PathLike, out_png: str | os.PathLike, tit
     # Under the axes, not on them: inside, it covered the first weeks' peaks.
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
     save_figure(fig, out_png)
+
+
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each value and the ``window - 1`` before it (fewer at the start)."""
+    total = np.concatenate(([0.0], np.cumsum(values)))
+    end = np.arange(1, values.size + 1)
+    start = np.maximum(0, end - window)
+    return (total[end] - total[start]) / (end - start)

@@ -269,10 +269,14 @@ def draw_figure(sweep_dir: str | Path, job: FigureJob) -> list[Path]:
     return files
 
 
-def _load_pyplot() -> None:
-    """Load matplotlib ahead of the figures (a worker that cannot will fail
-    where it draws, with the drawing's own error)."""
+def load_report_modules() -> None:
+    """Load what the report's steps use (pandas, the aggregation, matplotlib)
+    ahead of them, in a worker that would otherwise wait idle; a worker that
+    cannot fails where the step needs it, with the step's own error."""
     with contextlib.suppress(Exception):
+        import pandas  # noqa: F401
+
+        from . import aggregate, recovery, report_md  # noqa: F401
         from .figures import pyplot
 
         pyplot()
@@ -310,7 +314,7 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None, changes: dict
         # matplotlib's start-up (drawing only) overlaps the tables: any
         # worker not preparing them loads it, and so does the preparing one
         # if it finishes first, so every worker is ready to draw.
-        text, jobs = pool([(prepare_report, sweep_dir, changes, formats), (_load_pyplot,), (_load_pyplot,)])[0]
+        text, jobs = pool([(prepare_report, sweep_dir, changes, formats), (load_report_modules,), (load_report_modules,)])[0]
         pool([(draw_figure, sweep_dir, dataclasses.replace(job, formats=(fmt,)))
               for job in jobs for fmt in job.formats])
     # Figures of an earlier report that this one does not draw (another

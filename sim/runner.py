@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import pandas as pd
 
 from . import invariants, metrics, stability
 from .parallel import replications
 from .output import (OutputOptions, atomic_open, code_version, config_digest, file_digests, manifest,
-                     remove_stale_temps, write_json)
+                     remove_stale_temps, write_columns_csv, write_json)
 from .records import ROUTES, Records, resident_digest
 from .scenario import COMPLEXITIES, Scenario
 from .stats import summarise
@@ -279,13 +278,11 @@ def run(
             if on_replication is not None:
                 on_replication(r, rec)
             if out is not None:
-                g = pd.DataFrame(metrics.grid_table(rec, layout.grid_population, workers))
-                g.insert(0, "replication", r)
-                g.insert(2, "unit", np.asarray(layout.unit_names)[layout.grid_unit])
-                grid_rows.append(g)
-                b = pd.DataFrame(metrics.backlog_series(rec, options.backlog_step_h))
-                b.insert(0, "replication", r)
-                backlog_rows.append(b)
+                g = metrics.grid_table(rec, layout.grid_population, workers)
+                grid_rows.append({"replication": np.full(layout.n_grids, r), "grid": g.pop("grid"),
+                                  "unit": np.asarray(layout.unit_names)[layout.grid_unit], **g})
+                b = metrics.backlog_series(rec, options.backlog_step_h)
+                backlog_rows.append({"replication": np.full(len(b["time_h"]), r), **b})
                 if events_fh is not None:
                     write_events(events_fh, rec, scenario, layout.unit_names, r)
             del rec
@@ -302,9 +299,9 @@ def run(
     result = RunResult(per_rep, summarise(per_rep), wall, stab)
     if out is not None:
         with atomic_open(out / "grids.csv") as fh:
-            pd.concat(grid_rows).to_csv(fh, index=False, float_format="%.6g")
+            write_columns_csv(fh, _stacked(grid_rows), float_format="%.6g")
         with atomic_open(out / "backlog.csv") as fh:
-            pd.concat(backlog_rows).to_csv(fh, index=False)
+            write_columns_csv(fh, _stacked(backlog_rows))
         if options.plot:
             from .plots import backlog_plot  # matplotlib only when a figure is drawn: sweep workers start faster
 
@@ -328,6 +325,11 @@ def run(
             }),
         })
     return result
+
+
+def _stacked(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The replications' tables one under the other (same columns in each)."""
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 def backlog_title(scenario: Scenario, n_grids: int) -> str:

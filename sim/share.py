@@ -160,6 +160,17 @@ def point_settled(sweep_dir: str | os.PathLike, num: int) -> None:
     _settle(Path(sweep_dir) / ROOT, num)
 
 
+def idle_until_report(sweep_dir: str | os.PathLike, total: int | None) -> bool:
+    """Whether this job's worker now waits for the sweep's report: every
+    point has started (none is left for it) and some still run. The report
+    is drawn in these workers once they end (``sim.callbacks``)."""
+    root = Path(sweep_dir) / ROOT
+    try:
+        return total is not None and len(_names(root / _STARTED)) >= total > len(_names(root / _SETTLED))
+    except OSError:  # sharing is off (a cluster job: it ends with its point), or the sweep has ended
+        return False
+
+
 def _settle(root: Path, num: int | str) -> None:
     with contextlib.suppress(OSError):
         _put(root / _SETTLED / str(num), "")

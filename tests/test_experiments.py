@@ -260,9 +260,15 @@ def test_points_of_one_shape_are_composed_once(monkeypatch):
         composed = []
         monkeypatch.setattr(Sweeper, "validate_batch_is_legal", lambda self, batch: composed.extend(batch))
         sweeper = type("S", (), {"hydra_context": type("C", (), {"config_loader": loader})()})()
+        monkeypatch.setattr(callbacks, "_composed", set())
         callbacks._validate_each_shape_once(sweeper, points + kinds + points)
+        assert composed == [points[0], *kinds]  # the first point of each shape, in order
+        # A shape of which a point was composed already (the sweep's first check) is not composed again.
+        composed.clear()
+        monkeypatch.setattr(callbacks, "_composed", {tuple(points[1]), tuple(kinds[0])})
+        callbacks._validate_each_shape_once(sweeper, points + kinds + points)
+        assert composed == kinds[1:]
     assert len(set(shapes[:3])) == 1 and len(set(shapes)) == 1 + len(kinds)
-    assert composed == [points[0], *kinds]  # the first point of each shape, in order
 
 
 def test_single_run_still_fails_with_one_line(tmp_path):

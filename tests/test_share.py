@@ -205,3 +205,17 @@ def test_runs_that_already_use_several_processes_or_one_replication_offer_no_boa
     assert (sweep / share.ROOT / "settled" / "3").is_file() and not share.board_dir(sweep, 3).exists()
     share.close_sweep(sweep)
     assert share.board_dir(sweep, 0) is None
+
+
+def test_a_job_waits_for_the_report_only_while_every_point_has_started_and_one_still_runs(tmp_path):
+    # The job then loads the report's modules, which the report uses in these workers.
+    assert not share.idle_until_report(tmp_path, 2)  # sharing off (a cluster job): it just ends
+    share.open_sweep(tmp_path)
+    share.point_started(tmp_path, 0)
+    assert not share.idle_until_report(tmp_path, 2)  # point 1 has yet to start: a job will run it
+    share.point_started(tmp_path, 1)
+    share.point_settled(tmp_path, 0)
+    assert share.idle_until_report(tmp_path, 2)  # point 1 runs: this job waits for the report
+    assert not share.idle_until_report(tmp_path, None)  # no plan: nothing is known
+    share.point_settled(tmp_path, 1)
+    assert not share.idle_until_report(tmp_path, 2)  # the last point ended: the report comes now
