@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import importlib
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -274,9 +275,8 @@ def load_report_modules() -> None:
     ahead of them, in a worker that would otherwise wait idle; a worker that
     cannot fails where the step needs it, with the step's own error."""
     with contextlib.suppress(Exception):
-        import pandas  # noqa: F401
-
-        from . import aggregate, recovery, report_md  # noqa: F401
+        for name in ("pandas", f"{__package__}.aggregate", f"{__package__}.recovery", f"{__package__}.report_md"):
+            importlib.import_module(name)
         from .figures import pyplot
 
         pyplot()
