@@ -20,8 +20,10 @@ Registered in ``configs/config.yaml`` under ``hydra.callbacks``, so every
 
 With the joblib launcher on more than one core, ``on_multirun_end`` hands
 the report to the launcher's own worker processes (``worker_pool``), which
-have pandas loaded already (and load matplotlib while one of them prepares
-the tables), and they draw its figures one file format each: the main
+have matplotlib loaded already (a point draws its backlog plot), and pandas
+if they waited idle for the last points (``sim.share.idle_until_report``);
+one of them prepares the tables while the others load what they lack, and
+they draw its figures one file format each: the main
 process alone would leave the other cores idle while it imports them and
 draws. The main process itself never imports pandas, scipy or matplotlib
 then.
@@ -183,13 +185,16 @@ def start_workers(config: DictConfig, points: int | None = None) -> list[Future]
     sweep (composing a point), composes the default config for the plan, and
     Hydra composes the points' configs (one of each shape, about 0.1 s each)
     before the launcher starts its workers, and
-    each worker imports Hydra, pandas, scipy and the model before its first
+    each worker imports Hydra, scipy and the model before its first
     point: the other cores idle all that time. Started here, the workers
     load while this process composes. They are the
     launcher's own (the same settings give the same loky pool), so this only
     moves their start earlier; it never changes what runs where. Only as
     many workers as there are ``points`` (when known) import the model: the
-    others would hold its memory for nothing. ``sim.__main__`` stops them
+    others would hold its memory for nothing. With more jobs than cores
+    none is started here: they would take the cores from this process's
+    checks, and a refused sweep would wait for them (more than twice as long
+    with 6 jobs on 2 cores). ``sim.__main__`` stops them
     however the command ends (also when Hydra then rejects a point's config
     and the sweep ends before its first job), so that the exit never waits
     for their imports.
@@ -203,9 +208,11 @@ def start_workers(config: DictConfig, points: int | None = None) -> list[Future]
         settings = _launcher_settings(config)
         if settings is None:
             return futures
-        from joblib import Parallel, effective_n_jobs
+        from joblib import Parallel, cpu_count, effective_n_jobs
 
         workers = effective_n_jobs(settings.get("n_jobs"))
+        if workers > cpu_count():  # more jobs than cores: they would only slow this process's checks
+            return futures
         with _ctrl_c_ignored_by_children(), Parallel(**settings) as parallel:  # the launcher's loky pool
             executor = parallel._backend._workers  # (joblib internals)
             for _ in range(workers if points is None else min(workers, points)):
@@ -588,6 +595,7 @@ class SweepReport(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         points, swept = planned_points(config)
         swept = [k for k in swept if k != RESUME_KEY]
+        _composed.clear()  # points composed by an earlier sweep in this process (notebooks, tests) prove nothing here
         # The workers load while this process checks and composes (a refused
         # sweep stops them on exit, see start_workers).
         start_workers(config, None if points is None else len(points))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import math
@@ -28,6 +29,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -371,18 +373,22 @@ def write_columns_csv(fh: IO[str], columns: Mapping[str, Any], float_format: str
 
 
 def read_columns_csv(path: str | os.PathLike, names: Sequence[str]) -> dict[str, Any]:
-    """Columns ``names`` of a CSV table as float arrays (an empty field is NaN)."""
+    """Columns ``names`` of a numeric CSV table as float arrays (an empty field is NaN)."""
     import numpy as np
 
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = csv.reader(fh)
-        header = next(rows)
-        missing = [n for n in names if n not in header]
-        if missing:
-            raise ValueError(f"{path}: no column {', '.join(missing)} (it has {', '.join(header)})")
-        index = [header.index(n) for n in names]
-        values = [[float(row[i]) if row[i] != "" else math.nan for i in index] for row in rows]
-    table = np.array(values, dtype=float).reshape(-1, len(names))
+        header = next(csv.reader(fh), [])
+    missing = [n for n in names if n not in header]
+    if missing:
+        raise ValueError(f"{path}: no column {', '.join(missing)} (it has {', '.join(header) or 'no header'})")
+    read = functools.partial(np.loadtxt, path, delimiter=",", skiprows=1, usecols=[header.index(n) for n in names],
+                             comments=None, quotechar="\"", ndmin=2, dtype=float, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "loadtxt: input contained no data")  # a header only: no rows
+        try:
+            table = read()  # numbers only: NumPy's own parser, as fast as pandas'
+        except ValueError:  # an empty field (NaN as written): a converter per field, three times slower
+            table = read(converters=lambda text: float(text) if text.strip() else math.nan)
     return {n: table[:, k] for k, n in enumerate(names)}
 
 

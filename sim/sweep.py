@@ -273,7 +273,7 @@ def run_point(config: dict[str, Any], point_dir: str | Path, sweep_dir: str | Pa
         (point_dir / name).unlink(missing_ok=True)
     t0 = time.perf_counter()
     try:
-        from .runner import run  # the simulation's imports (pandas, scipy, the model) only where points run
+        from .runner import run  # the simulation's imports (scipy, the model) only where points run
 
         scenario, options = build_job(config)
         reps = scenario.run.replications

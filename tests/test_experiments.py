@@ -343,3 +343,21 @@ def test_report_of_a_file_or_a_damaged_plan_says_so_in_one_line(experiment_sweep
     assert report_main([str(folder)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("gridgov: ") for line in err)
+
+
+def test_a_sweep_does_not_trust_the_points_an_earlier_sweep_composed(monkeypatch):
+    """Points composed by an earlier sweep in the same process (a notebook,
+    tests) prove nothing for this one: its config may differ, and a point of
+    theirs must be composed again here."""
+    from hydra import compose, initialize_config_dir
+
+    from sim import callbacks
+    from sim.compose import CONFIG_DIR
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        cfg = compose("config", overrides=["experiment=grid_size", "study.metrics=[no_such_metric]"],
+                      return_hydra_config=True)
+    monkeypatch.setattr(callbacks, "_composed", {("town.people_per_grid=500",)})
+    with pytest.raises(SystemExit):  # the bad study block ends this sweep's start, after the slate is wiped
+        callbacks.SweepReport().on_multirun_start(cfg)
+    assert callbacks._composed == set()

@@ -55,8 +55,14 @@ def test_a_table_reads_back_as_written(tmp_path):
     back = read_columns_csv(path, ("value", "replication", "count"))
     np.testing.assert_array_equal(back["value"], cols["value"])  # NaN read back from an empty field
     np.testing.assert_array_equal(back["replication"], cols["replication"])
+    numbers = read_columns_csv(path, ("grid", "count"))  # no empty field: NumPy's own parser
+    np.testing.assert_array_equal(numbers["count"], cols["count"])
     with pytest.raises(ValueError, match="no column backlog"):
         read_columns_csv(path, ("backlog",))
+    header_only = tmp_path / "empty.csv"
+    with open(header_only, "w", newline="") as fh:
+        write_columns_csv(fh, {name: values[:0] for name, values in cols.items()})
+    assert read_columns_csv(header_only, ("value",))["value"].size == 0
 
 
 @pytest.mark.parametrize("window", [1, 2, 7, 50])
