@@ -311,10 +311,11 @@ def write_report(sweep_dir: str | Path, pool: Calls | None = None, changes: dict
         text, jobs = prepare_report(sweep_dir, changes, formats)
         _here([(draw_figure, sweep_dir, job) for job in jobs])
     else:
-        # matplotlib's start-up (drawing only) overlaps the tables: any
-        # worker not preparing them loads it, and so does the preparing one
+        # The report's imports (pandas, matplotlib) overlap the tables: any
+        # worker not preparing them loads them, and so does the preparing one
         # if it finishes first, so every worker is ready to draw.
-        text, jobs = pool([(prepare_report, sweep_dir, changes, formats), (load_report_modules,), (load_report_modules,)])[0]
+        steps = [(prepare_report, sweep_dir, changes, formats), (load_report_modules,), (load_report_modules,)]
+        text, jobs = pool(steps)[0]
         pool([(draw_figure, sweep_dir, dataclasses.replace(job, formats=(fmt,)))
               for job in jobs for fmt in job.formats])
     # Figures of an earlier report that this one does not draw (another
